@@ -1,0 +1,16 @@
+# Writes a C file holding each schemas/*.avsc as a string, so binaries carry
+# their schemas (run by CMake in script mode: -DOUT=... -DSCHEMAS="a;b").
+separate_arguments(SCHEMAS)
+set(body "/* generated from schemas/*.avsc by cmake/embed_schemas.cmake */\n#include \"common/schemas.h\"\n")
+set(table "const struct schema_source schema_sources[] = {\n")
+set(i 0)
+foreach(f ${SCHEMAS})
+  get_filename_component(name ${f} NAME_WE)
+  file(READ ${f} text HEX)
+  string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," bytes "${text}")
+  string(APPEND body "static const char s${i}[] = {${bytes}0x00};\n")
+  string(APPEND table "  {\"${name}\", s${i}},\n")
+  math(EXPR i "${i}+1")
+endforeach()
+string(APPEND table "  {0, 0}\n};\n")
+file(WRITE ${OUT} "${body}${table}")
