@@ -1,7 +1,7 @@
 # Writes a C file holding each schemas/*.avsc as a string, so binaries carry
 # their schemas (run by CMake in script mode: -DOUT=... -DSCHEMAS="a;b").
 separate_arguments(SCHEMAS)
-set(body "/* generated from schemas/*.avsc by cmake/embed_schemas.cmake */\n#include \"common/schemas.h\"\n")
+set(body "/* generated from schemas/<name>.avsc by cmake/embed_schemas.cmake */\n#include \"common/schemas.h\"\n")
 set(table "const struct schema_source schema_sources[] = {\n")
 set(i 0)
 foreach(f ${SCHEMAS})

@@ -1,5 +1,5 @@
 /*
- * schemas.h — the schemas/*.avsc files, compiled in by
+ * schemas.h — the schemas/<name>.avsc files, compiled in by
  * cmake/embed_schemas.cmake (generated/schemas_gen.c).
  */
 #ifndef QALERT_SCHEMAS_H
