@@ -35,19 +35,34 @@ struct line {
     int truncated;
 };
 
-static void put_raw(struct line *l, const char *s, size_t n)
+/* Room kept for what closes a line: a quote, ,"truncated":true and "}\n". */
+#define LOG_RESERVE 64
+
+/* Appends n bytes, or nothing and marks the line truncated when they would
+ * eat into the reserve; once truncated, nothing more is appended. */
+static int put_raw(struct line *l, const char *s, size_t n)
 {
-    if (l->len + n >= sizeof(l->buf) - 8) {
-        n = l->len < sizeof(l->buf) - 8 ? sizeof(l->buf) - 8 - l->len : 0;
+    if (l->truncated || l->len + n > sizeof(l->buf) - LOG_RESERVE) {
         l->truncated = 1;
+        return -1;
     }
     memcpy(l->buf + l->len, s, n);
     l->len += n;
+    return 0;
 }
 
-static void put_str(struct line *l, const char *s)
+static int put_str(struct line *l, const char *s)
 {
-    put_raw(l, s, strlen(s));
+    return put_raw(l, s, strlen(s));
+}
+
+/* Closing text, written into the reserve. */
+static void put_close(struct line *l, const char *s)
+{
+    size_t n = strlen(s);
+
+    memcpy(l->buf + l->len, s, n);
+    l->len += n;
 }
 
 /* Finds the earliest registered secret in s[0..n); returns its offset and
@@ -71,16 +86,16 @@ static size_t find_secret(const char *s, size_t n, size_t *len)
 
 /* Appends s as a JSON string body (no quotes), escaped, secrets redacted.
  * Bytes >= 0x80 are copied as they are (UTF-8 passes through); control
- * characters become \u00XX. */
+ * characters become \u00XX. Each escape goes in whole or not at all. */
 static void put_escaped(struct line *l, const char *s)
 {
     size_t n = strlen(s);
     size_t i = 0;
 
-    while (i < n) {
+    while (i < n && !l->truncated) {
         size_t slen = 0;
         size_t at = find_secret(s + i, n - i, &slen);
-        for (size_t j = 0; j < at; j++) {
+        for (size_t j = 0; j < at && !l->truncated; j++) {
             unsigned char c = (unsigned char)s[i + j];
             char esc[8];
             switch (c) {
@@ -106,11 +121,22 @@ static void put_escaped(struct line *l, const char *s)
     }
 }
 
-static void put_key(struct line *l, const char *key)
+/* Appends ,"key": in one piece. Keys are code constants; a quote or
+ * backslash in one would still not break the line. */
+static int put_key(struct line *l, const char *key, int open_string)
 {
-    put_str(l, ",\"");
-    put_escaped(l, key);
-    put_str(l, "\":");
+    char buf[128];
+    size_t k = 0;
+
+    buf[k++] = ',';
+    buf[k++] = '"';
+    for (const char *p = key; *p && k < sizeof(buf) - 5; p++)
+        buf[k++] = (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20) ? '_' : *p;
+    buf[k++] = '"';
+    buf[k++] = ':';
+    if (open_string)
+        buf[k++] = '"';
+    return put_raw(l, buf, k);
 }
 
 void log_emit(enum log_level lvl, const char *msg, ...)
@@ -137,47 +163,53 @@ void log_emit(enum log_level lvl, const char *msg, ...)
     put_escaped(l, log_program);
     put_str(l, "\",\"msg\":\"");
     put_escaped(l, msg ? msg : "");
-    put_str(l, "\"");
+    put_close(l, "\"");
     va_start(ap, msg);
     for (;;) {
         struct log_kv kv = va_arg(ap, struct log_kv);
-        if (kv.type == LOG_KV_END)
+        if (kv.type == LOG_KV_END || l->truncated)
             break;
-        put_key(l, kv.key ? kv.key : "?");
+        const char *key = kv.key ? kv.key : "?";
         switch (kv.type) {
         case LOG_KV_STR:
             if (!kv.s) {
-                put_str(l, "null");
+                if (put_key(l, key, 0) == 0)
+                    put_str(l, "null");
                 break;
             }
-            put_str(l, "\"");
-            put_escaped(l, kv.s);
-            put_str(l, "\"");
+            if (put_key(l, key, 1) == 0) {
+                put_escaped(l, kv.s);
+                put_close(l, "\"");
+            }
             break;
         case LOG_KV_INT:
             snprintf(num, sizeof(num), "%lld", kv.i);
-            put_str(l, num);
+            if (put_key(l, key, 0) == 0)
+                put_str(l, num);
             break;
         case LOG_KV_DBL:
             if (isfinite(kv.d))
                 snprintf(num, sizeof(num), "%.6g", kv.d);
             else
                 snprintf(num, sizeof(num), "null");
-            put_str(l, num);
+            if (put_key(l, key, 0) == 0)
+                put_str(l, num);
             break;
         case LOG_KV_BOOL:
-            put_str(l, kv.i ? "true" : "false");
+            if (put_key(l, key, 0) == 0)
+                put_str(l, kv.i ? "true" : "false");
             break;
         case LOG_KV_END:
             break;
         }
     }
     va_end(ap);
+    /* A key whose value did not fit leaves `,"k":`: a value makes it valid. */
+    if (l->truncated && l->len > 0 && l->buf[l->len - 1] == ':')
+        put_close(l, "null");
     if (l->truncated)
-        put_str(l, ",\"truncated\":true");
-    /* put_raw keeps 8 bytes spare for the closing brace and newline. */
-    memcpy(l->buf + l->len, "}\n", 2);
-    l->len += 2;
+        put_close(l, ",\"truncated\":true");
+    put_close(l, "}\n");
     fwrite(l->buf, 1, l->len, log_stream ? log_stream : stderr);
     fflush(log_stream ? log_stream : stderr);
     pthread_mutex_unlock(&log_lock);
