@@ -10,8 +10,12 @@
  * `--kafka-<prop>` flags that name no setting pass through to librdkafka as
  * `<prop>` in lower case with `_`/`-` turned into `.`.
  * Secret values never leave this module except through cfg_str(); --help and
- * cfg_dump() print "(secret)" and log_add_secret() is called on each, so the
- * logger redacts them wherever they appear.
+ * cfg_log_effective() print "(secret)" and log_add_secret() is called on each
+ * (and on each of its comma- or line-separated items), so the logger redacts
+ * them wherever they appear. Kafka pass-through properties whose name holds
+ * "password" or "secret" are treated the same way and may also come from
+ * `QALERT_KAFKA_<PROP>_FILE`.
+ * An environment variable set to the empty string counts as unset.
  */
 #ifndef QALERT_CONFIG_H
 #define QALERT_CONFIG_H
@@ -42,9 +46,12 @@ struct cfg_setting {
 #define CFG_END { 0 }
 
 /* Settings every binary has: kafka-brokers, topic-raw, topic-alerts,
- * topic-state, group-id, admin-addr, log-level, shutdown-timeout-ms,
- * schema-registry-url. Binaries override defaults with cfg_set_default(). */
+ * log-level, shutdown-timeout-ms, schema-registry-url. */
 extern const struct cfg_setting cfg_common_settings[];
+/* Settings of the consumer daemons (processor, notifier): group-id (no
+ * default) and admin-addr (0.0.0.0:9400). Binaries override defaults with
+ * cfg_set_default(). */
+extern const struct cfg_setting cfg_daemon_settings[];
 
 enum cfg_parse_result {
     CFG_PARSE_OK,
@@ -76,6 +83,17 @@ const char *cfg_str(const struct cfg *cfg, const char *name);
 long long cfg_int(const struct cfg *cfg, const char *name);
 int cfg_bool(const struct cfg *cfg, const char *name);
 int cfg_is_set(const struct cfg *cfg, const char *name);
+
+/* The path of the `<VAR>_FILE` a secret was read from in the last
+ * cfg_parse(), or NULL when it came from elsewhere (e.g. to re-read it on
+ * SIGHUP with cfg_read_value_file()). Owned by cfg. */
+const char *cfg_source_file(const struct cfg *cfg, const char *name);
+
+/* Reads a value file as `<VAR>_FILE` does: at most 1 MiB, no NUL byte,
+ * trailing CR/LF stripped. *out is malloc'd; the caller frees it. errstr
+ * names the path, never the content. */
+enum qa_err cfg_read_value_file(const char *path, char **out, char *errstr,
+                                size_t errstr_size);
 
 /* Positional arguments, in order; owned by cfg. */
 int cfg_positional(const struct cfg *cfg, char ***argv_out);
