@@ -21,16 +21,23 @@ struct metrics_family;
 
 /* Registers (or finds) a family. Histograms take bucket upper bounds in
  * ascending order (+Inf is implicit); NULL/0 gives the default latency
- * buckets (1 ms .. 10 s). Returns NULL only on allocation failure, and
- * every metrics_* call accepts NULL as a no-op. Owned by the registry. */
+ * buckets (0.5 ms .. 10 s, in seconds). Returns NULL on allocation failure
+ * and on a programming error (logged): an invalid name, unordered buckets,
+ * or a name already registered with another type. Every metrics_* call
+ * accepts NULL as a no-op. Owned by the registry. A counter or gauge family
+ * that has never had a labeled series renders `name 0` until first used. */
 struct metrics_family *metrics_register(enum metrics_type type, const char *name,
                                         const char *help, const double *buckets,
                                         size_t nbuckets);
 
+/* labels NULL or "" is the unlabeled series. A counter ignores a negative
+ * or NaN increment; inc/set do nothing on a histogram, observe only works
+ * on one. */
 void metrics_inc(struct metrics_family *f, const char *labels, double v);
 void metrics_set(struct metrics_family *f, const char *labels, double v);
 void metrics_observe(struct metrics_family *f, const char *labels, double v);
-/* Current value of a counter or gauge series (tests, readiness); 0 if absent. */
+/* Current value of a counter or gauge series (tests, readiness), the
+ * observation count of a histogram series; 0 if absent. */
 double metrics_value(struct metrics_family *f, const char *labels);
 /* Removes a series (a gauge for a partition no longer assigned). */
 void metrics_remove(struct metrics_family *f, const char *labels);
