@@ -29,12 +29,17 @@ unsigned short admin_port(const struct admin_server *srv);
 void admin_stop(struct admin_server *srv);
 
 /* For a server of the caller's: if url is an admin path, queues the response
- * and returns 1 (with *result set); else returns 0 and touches nothing. */
+ * and returns 1 (with *result set); else returns 0 and touches nothing.
+ * Call it on the handler's first call for a request (upload_data NULL):
+ * microhttpd refuses a response queued while it hands over upload data.
+ * A method other than GET/HEAD on an admin path gets 405 with Allow. */
 int admin_try_respond(struct MHD_Connection *conn, const char *method,
                       const char *url, admin_ready_fn ready, void *opaque,
                       enum MHD_Result *result);
 
-/* Parses "host:port" or ":port" (host defaults to 0.0.0.0) into out. */
+/* Parses "host:port" or ":port" (host defaults to 0.0.0.0) into out. The
+ * host is an IPv4 literal or "localhost" (no DNS, no IPv6); the port is
+ * 0..65535 in decimal digits only. QA_ERR_INVALID with the reason. */
 enum qa_err admin_parse_addr(const char *addr, struct sockaddr_in *out,
                              char *errstr, size_t errstr_size);
 
