@@ -126,6 +126,9 @@ char *cfg_prop_key(const char *s, size_t n)
         }
     }
     key[n] = '\0';
+    /* librdkafka's one string property with an underscore in its name. */
+    if (strcmp(key, "log.level") == 0)
+        key[3] = '_';
     return key;
 }
 

@@ -341,7 +341,8 @@ static void test_kafka_passthrough(void **state)
                     "QALERT_KAFKA_PORT=19092", "QALERT_KAFKA_STATE=/tmp/x",
                     "QALERT_KAFKA_SASL_MECHANISM=PLAIN",
                     pwfile, "QALERT_KAFKA_SASL_PASSWORD=overridden-by-file",
-                    "QALERT_KAFKA_EMPTY=", "QALERT_TOPIC_RAW=raw", NULL };
+                    "QALERT_KAFKA_EMPTY=", "QALERT_TOPIC_RAW=raw",
+                    "QALERT_KAFKA_LOG_LEVEL=3", NULL };
     char *argv[] = { "p", "--kafka-client-rack=r1", "--kafka-sasl-mechanism",
                      "SCRAM-SHA-512", "--kafka-linger.ms", "10", NULL };
 
@@ -356,13 +357,14 @@ static void test_kafka_passthrough(void **state)
     assert_null(prop(cfg, "port"));
     assert_null(prop(cfg, "state"));
     assert_null(prop(cfg, "empty"));
-    assert_int_equal(cfg_kafka_prop_count(cfg), 5);
+    assert_string_equal(prop(cfg, "log_level"), "3"); /* not "log.level" */
+    assert_int_equal(cfg_kafka_prop_count(cfg), 6);
 
     /* order: environment first, in its order, then flags */
     const char *k, *v;
     cfg_kafka_prop(cfg, 0, &k, &v);
     assert_string_equal(k, "security.protocol");
-    cfg_kafka_prop(cfg, 4, &k, &v);
+    cfg_kafka_prop(cfg, 5, &k, &v);
     assert_string_equal(k, "linger.ms");
 
     char *bad[] = { "p", NULL };
