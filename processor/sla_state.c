@@ -1,0 +1,520 @@
+/*
+ * sla_state.c — the SLA engine's state as changelog entries: drain what
+ * changed, restore a fresh engine from the latest entry per key.
+ *
+ * Keys: "wm", "seen:<eventId>", "conv:<conversationId>", "alert:<groupingKey>",
+ * "slw:<groupingKey>". Values: a version byte (1), then a compact binary
+ * record (zigzag varints, length-prefixed strings, little-endian doubles).
+ * Values come back from Kafka, so they are decoded as hostile bytes: every
+ * length is checked and an unreadable entry is refused, never half-applied.
+ */
+#include "processor/sla_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define SLA_STATE_VERSION 1
+
+struct wbuf {
+    uint8_t *p;
+    size_t n, cap;
+    bool fail;
+};
+
+static void put_bytes(struct wbuf *b, const void *src, size_t n)
+{
+    if (b->fail)
+        return;
+    if (b->n + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 64;
+        uint8_t *p;
+        while (cap < b->n + n)
+            cap *= 2;
+        if (!(p = realloc(b->p, cap))) {
+            b->fail = true;
+            return;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->n, src, n);
+    b->n += n;
+}
+
+static void put_u8(struct wbuf *b, uint8_t v)
+{
+    put_bytes(b, &v, 1);
+}
+
+static void put_i64(struct wbuf *b, int64_t v)
+{
+    uint64_t z = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+    uint8_t tmp[10];
+    size_t n = 0;
+
+    do {
+        tmp[n] = (uint8_t)(z & 0x7f);
+        z >>= 7;
+        if (z)
+            tmp[n] |= 0x80;
+        n++;
+    } while (z);
+    put_bytes(b, tmp, n);
+}
+
+static void put_f64(struct wbuf *b, double d)
+{
+    uint64_t u;
+    uint8_t tmp[8];
+
+    memcpy(&u, &d, sizeof(u));
+    for (int i = 0; i < 8; i++)
+        tmp[i] = (uint8_t)(u >> (8 * i));
+    put_bytes(b, tmp, 8);
+}
+
+/* length + 1, so that 0 means NULL */
+static void put_str(struct wbuf *b, const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+
+    put_i64(b, s ? (int64_t)n + 1 : 0);
+    if (s)
+        put_bytes(b, s, n);
+}
+
+struct rbuf {
+    const uint8_t *p;
+    size_t n, off;
+    bool fail;
+};
+
+static uint8_t get_u8(struct rbuf *b)
+{
+    if (b->fail || b->off >= b->n) {
+        b->fail = true;
+        return 0;
+    }
+    return b->p[b->off++];
+}
+
+static int64_t get_i64(struct rbuf *b)
+{
+    uint64_t z = 0;
+
+    for (int shift = 0; shift < 64; shift += 7) {
+        uint8_t c = get_u8(b);
+        z |= (uint64_t)(c & 0x7f) << shift;
+        if (!(c & 0x80))
+            return (int64_t)(z >> 1) ^ -(int64_t)(z & 1);
+    }
+    b->fail = true;
+    return 0;
+}
+
+static double get_f64(struct rbuf *b)
+{
+    uint64_t u = 0;
+    double d;
+
+    for (int i = 0; i < 8; i++)
+        u |= (uint64_t)get_u8(b) << (8 * i);
+    memcpy(&d, &u, sizeof(d));
+    return d;
+}
+
+/* malloc'd (caller frees) or NULL; *ok false on a bad length, an embedded
+ * NUL, or no memory. */
+static char *get_str(struct rbuf *b, bool *ok)
+{
+    int64_t n = get_i64(b);
+    char *s;
+
+    if (b->fail || n < 0 || (uint64_t)(n - (n > 0)) > b->n - b->off) {
+        *ok = false;
+        return NULL;
+    }
+    if (n == 0)
+        return NULL;
+    n--;
+    if (memchr(b->p + b->off, '\0', (size_t)n) || !(s = malloc((size_t)n + 1))) {
+        *ok = false;
+        return NULL;
+    }
+    memcpy(s, b->p + b->off, (size_t)n);
+    s[n] = '\0';
+    b->off += (size_t)n;
+    return s;
+}
+
+static void encode_conv(struct wbuf *b, const struct sla_conv *c)
+{
+    put_u8(b, c->ended);
+    if (c->ended) {
+        put_i64(b, c->ended_at);
+        return;
+    }
+    put_str(b, c->queue_id);
+    put_str(b, c->media);
+    put_i64(b, c->start_ms);
+    put_i64(b, c->threshold_ms);
+    put_u8(b, c->breached);
+    put_str(b, c->start_event_id);
+}
+
+static void encode_alert(struct wbuf *b, const struct sla_alert_state *st)
+{
+    put_u8(b, (uint8_t)st->alarm);
+    put_str(b, st->queue_id);
+    put_str(b, st->queue_name);
+    put_str(b, st->media);
+    put_str(b, st->conversation_id);
+    put_i64(b, st->first_seen);
+    put_i64(b, st->last_seen);
+    put_i64(b, st->count);
+    put_i64(b, st->last_at);
+    put_i64(b, st->wait_ms);
+    put_i64(b, st->threshold_ms);
+    put_i64(b, st->samples);
+    put_f64(b, st->service_level);
+    put_f64(b, st->target);
+    put_i64(b, st->breaching);
+    put_i64(b, st->flat_until);
+    put_u8(b, (uint8_t)(st->sl_low | (st->qs_low << 1)));
+}
+
+static void encode_window(struct wbuf *b, const struct sla_window *w)
+{
+    put_str(b, w->queue_id);
+    put_str(b, w->media);
+    put_i64(b, (int64_t)w->n);
+    for (size_t i = 0; i < w->n; i++) {
+        put_i64(b, w->s[i].t);
+        put_u8(b, w->s[i].within);
+    }
+}
+
+/* Encodes the current value of a state key into b; false: a tombstone. */
+static bool encode_key(const struct sla_engine *e, const char *key, struct wbuf *b)
+{
+    const void *v;
+
+    put_u8(b, SLA_STATE_VERSION);
+    if (strcmp(key, "wm") == 0) {
+        put_i64(b, e->wm);
+        return true;
+    }
+    if (strncmp(key, "seen:", 5) == 0 && (v = sla_map_get(&e->seen, key + 5))) {
+        put_i64(b, ((const struct sla_seen *)v)->at);
+        return true;
+    }
+    if (strncmp(key, "conv:", 5) == 0 && ((v = sla_map_get(&e->waiting, key + 5)) ||
+                                         (v = sla_map_get(&e->ended, key + 5)))) {
+        encode_conv(b, v);
+        return true;
+    }
+    if (strncmp(key, "alert:", 6) == 0 && (v = sla_map_get(&e->alerts, key + 6))) {
+        encode_alert(b, v);
+        return true;
+    }
+    if (strncmp(key, "slw:", 4) == 0 && (v = sla_map_get(&e->windows, key + 4))) {
+        encode_window(b, v);
+        return true;
+    }
+    return false;
+}
+
+enum qa_err sla_engine_drain_changes(struct sla_engine *e, sla_change_fn fn, void *opaque,
+                                     char *errstr, size_t errstr_size)
+{
+    struct wbuf b = { 0 };
+    enum qa_err err = QA_OK;
+
+    while (e->dirty.head) {
+        const char *key = e->dirty.head->key;
+        bool live;
+        b.n = 0;
+        live = encode_key(e, key, &b);
+        if (b.fail) {
+            err = qa_errf(errstr, errstr_size, QA_ERR_NOMEM, "sla: out of memory encoding state");
+            goto out;
+        }
+        if ((err = fn(key, strlen(key), live ? b.p : NULL, live ? b.n : 0, opaque))) {
+            qa_errf(errstr, errstr_size, err, "sla: the changelog writer refused %s", key);
+            goto out;
+        }
+        sla_map_remove_entry(&e->dirty, e->dirty.head);
+    }
+out:
+    free(b.p);
+    return err;
+}
+
+static struct sla_conv *decode_conv(struct rbuf *b)
+{
+    struct sla_conv *c = calloc(1, sizeof(*c));
+    bool ok = true;
+
+    if (!c)
+        return NULL;
+    c->ended = get_u8(b) != 0;
+    if (c->ended) {
+        c->ended_at = get_i64(b);
+    } else {
+        c->queue_id = get_str(b, &ok);
+        c->media = get_str(b, &ok);
+        c->start_ms = get_i64(b);
+        c->threshold_ms = get_i64(b);
+        c->breached = get_u8(b) != 0;
+        c->start_event_id = get_str(b, &ok);
+        ok = ok && c->queue_id && c->threshold_ms > 0;
+    }
+    if (!ok || b->fail) {
+        sla_conv_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+static struct sla_alert_state *decode_alert(struct rbuf *b)
+{
+    struct sla_alert_state *st = calloc(1, sizeof(*st));
+    bool ok = true;
+    uint8_t flags;
+
+    if (!st)
+        return NULL;
+    st->alarm = (enum policy_alarm)get_u8(b);
+    st->queue_id = get_str(b, &ok);
+    st->queue_name = get_str(b, &ok);
+    st->media = get_str(b, &ok);
+    st->conversation_id = get_str(b, &ok);
+    st->first_seen = get_i64(b);
+    st->last_seen = get_i64(b);
+    st->count = get_i64(b);
+    st->last_at = get_i64(b);
+    st->wait_ms = get_i64(b);
+    st->threshold_ms = get_i64(b);
+    st->samples = get_i64(b);
+    st->service_level = get_f64(b);
+    st->target = get_f64(b);
+    st->breaching = get_i64(b);
+    st->flat_until = get_i64(b);
+    flags = get_u8(b);
+    st->sl_low = flags & 1;
+    st->qs_low = (flags >> 1) & 1;
+    if (!ok || b->fail || !st->queue_id || st->alarm >= POLICY_NALARMS || st->breaching < 0) {
+        sla_alert_state_free(st);
+        return NULL;
+    }
+    return st;
+}
+
+static struct sla_window *decode_window(struct rbuf *b)
+{
+    struct sla_window *w = calloc(1, sizeof(*w));
+    bool ok = true;
+    int64_t n;
+
+    if (!w)
+        return NULL;
+    w->queue_id = get_str(b, &ok);
+    w->media = get_str(b, &ok);
+    n = get_i64(b);
+    /* each sample takes at least 2 bytes: a count beyond that is a lie */
+    if (!ok || b->fail || !w->queue_id || n < 0 || (uint64_t)n > (b->n - b->off) / 2)
+        goto bad;
+    if (n > 0 && !(w->s = malloc((size_t)n * sizeof(*w->s))))
+        goto bad;
+    w->cap = (size_t)n;
+    for (; w->n < (size_t)n; w->n++) {
+        w->s[w->n].t = get_i64(b);
+        w->s[w->n].within = get_u8(b) != 0;
+        if (w->n > 0 && w->s[w->n].t < w->s[w->n - 1].t)
+            goto bad;
+    }
+    if (b->fail)
+        goto bad;
+    return w;
+bad:
+    sla_window_free(w);
+    return NULL;
+}
+
+/* Replaces (or with value NULL deletes) the entry for id in map. */
+static enum qa_err set_entry(struct sla_map *m, const char *id, void *value,
+                             void (*free_value)(void *))
+{
+    struct sla_map_entry *en = sla_map_find(m, id);
+
+    if (en)
+        free_value(sla_map_remove_entry(m, en));
+    return value ? sla_map_put(m, id, value) : QA_OK;
+}
+
+enum qa_err sla_engine_restore(struct sla_engine *e, const void *key, size_t klen,
+                               const void *value, size_t vlen, char *errstr,
+                               size_t errstr_size)
+{
+    struct rbuf b = { value, vlen, 0, false };
+    char *k = NULL;
+    const char *id;
+    void *v = NULL;
+    enum qa_err err = QA_OK;
+
+    e->restoring = true;
+    if (!key || klen == 0 || klen > 65536 || memchr(key, '\0', klen))
+        return qa_errf(errstr, errstr_size, QA_ERR_INVALID, "sla state: bad key");
+    if (!(k = malloc(klen + 1)))
+        return qa_errf(errstr, errstr_size, QA_ERR_NOMEM, "out of memory");
+    memcpy(k, key, klen);
+    k[klen] = '\0';
+    if (value && get_u8(&b) != SLA_STATE_VERSION) {
+        err = qa_errf(errstr, errstr_size, QA_ERR_INVALID,
+                      "sla state %s: unknown value version", k);
+        goto out;
+    }
+    if (strcmp(k, "wm") == 0) {
+        int64_t wm = value ? get_i64(&b) : SLA_NONE;
+        if (b.fail)
+            goto bad;
+        e->wm = wm;
+    } else if (strncmp(k, "seen:", 5) == 0 && k[5]) {
+        id = k + 5;
+        if (value) {
+            struct sla_seen *s = malloc(sizeof(*s));
+            if (!s)
+                goto nomem;
+            s->at = get_i64(&b);
+            v = s;
+            if (b.fail)
+                goto bad;
+        }
+        if ((err = set_entry(&e->seen, id, v, free))) {
+            free(v);
+            goto nomem;
+        }
+    } else if (strncmp(k, "conv:", 5) == 0 && k[5]) {
+        struct sla_conv *c = NULL;
+        id = k + 5;
+        if (value && !(v = c = decode_conv(&b)))
+            goto bad;
+        sla_conv_free(sla_map_remove(&e->waiting, id));
+        sla_conv_free(sla_map_remove(&e->ended, id));
+        if (c && (err = sla_map_put(c->ended ? &e->ended : &e->waiting, id, c))) {
+            sla_conv_free(c);
+            goto nomem;
+        }
+    } else if (strncmp(k, "alert:", 6) == 0 && k[6]) {
+        if (value && !(v = decode_alert(&b)))
+            goto bad;
+        if ((err = set_entry(&e->alerts, k + 6, v, sla_alert_state_free))) {
+            sla_alert_state_free(v);
+            goto nomem;
+        }
+    } else if (strncmp(k, "slw:", 4) == 0 && k[4]) {
+        if (value && !(v = decode_window(&b)))
+            goto bad;
+        if ((err = set_entry(&e->windows, k + 4, v, sla_window_free))) {
+            sla_window_free(v);
+            goto nomem;
+        }
+    } else {
+        err = qa_errf(errstr, errstr_size, QA_ERR_INVALID, "sla state: unknown key %.64s", k);
+    }
+    goto out;
+bad:
+    free(v); /* decoders free their own half-built records and return NULL */
+    err = qa_errf(errstr, errstr_size, QA_ERR_INVALID, "sla state %.64s: unreadable value", k);
+    goto out;
+nomem:
+    err = qa_errf(errstr, errstr_size, QA_ERR_NOMEM, "out of memory");
+out:
+    free(k);
+    return err;
+}
+
+static int cmp_i64_key(int64_t a, int64_t b, const struct sla_map_entry *ea,
+                       const struct sla_map_entry *eb)
+{
+    if (a != b)
+        return a < b ? -1 : 1;
+    return strcmp(ea->key, eb->key);
+}
+
+#define ENTRY(x) (*(struct sla_map_entry *const *)(x))
+
+static int cmp_seen(const void *a, const void *b)
+{
+    return cmp_i64_key(((struct sla_seen *)ENTRY(a)->value)->at,
+                       ((struct sla_seen *)ENTRY(b)->value)->at, ENTRY(a), ENTRY(b));
+}
+
+static int cmp_ended(const void *a, const void *b)
+{
+    return cmp_i64_key(((struct sla_conv *)ENTRY(a)->value)->ended_at,
+                       ((struct sla_conv *)ENTRY(b)->value)->ended_at, ENTRY(a), ENTRY(b));
+}
+
+static int cmp_waiting(const void *a, const void *b)
+{
+    return cmp_i64_key(((struct sla_conv *)ENTRY(a)->value)->start_ms,
+                       ((struct sla_conv *)ENTRY(b)->value)->start_ms, ENTRY(a), ENTRY(b));
+}
+
+static int cmp_alert(const void *a, const void *b)
+{
+    return cmp_i64_key(((struct sla_alert_state *)ENTRY(a)->value)->first_seen,
+                       ((struct sla_alert_state *)ENTRY(b)->value)->first_seen, ENTRY(a),
+                       ENTRY(b));
+}
+
+static int64_t window_oldest(const struct sla_map_entry *en)
+{
+    const struct sla_window *w = en->value;
+    return w->n ? w->s[0].t : SLA_NONE;
+}
+
+static int cmp_window(const void *a, const void *b)
+{
+    return cmp_i64_key(window_oldest(ENTRY(a)), window_oldest(ENTRY(b)), ENTRY(a), ENTRY(b));
+}
+
+enum qa_err sla_engine_restore_finish(struct sla_engine *e, char *errstr, size_t errstr_size)
+{
+    enum qa_err err = QA_OK;
+    struct sla_map_entry *en;
+
+    e->restoring = false;
+    sla_map_clear(&e->dirty, NULL);
+    sla_heap_clear(&e->timers);
+    /* insertion order is eviction order: oldest first, as the writer had it
+     * up to ties */
+    if ((err = sla_map_sort(&e->seen, cmp_seen)) || (err = sla_map_sort(&e->ended, cmp_ended)) ||
+        (err = sla_map_sort(&e->waiting, cmp_waiting)) ||
+        (err = sla_map_sort(&e->alerts, cmp_alert)) ||
+        (err = sla_map_sort(&e->windows, cmp_window)))
+        goto out;
+    /* timers are not state: each is implied by an entry */
+    for (en = e->waiting.head; en && !err; en = en->next) {
+        const struct sla_conv *c = en->value;
+        if (!c->breached)
+            err = sla_heap_push(&e->timers, c->start_ms + c->threshold_ms, SLA_T_BREACH, en->key);
+    }
+    for (en = e->alerts.head; en && !err; en = en->next) {
+        const struct sla_alert_state *st = en->value;
+        if (st->flat_until != SLA_NONE)
+            err = sla_heap_push(&e->timers, st->flat_until, SLA_T_FLAT, en->key);
+    }
+    for (en = e->windows.head; en && !err; en = en->next) {
+        const struct sla_window *w = en->value;
+        for (size_t i = 0; i < w->n && !err; i++)
+            if (i == 0 || w->s[i].t != w->s[i - 1].t)
+                err = sla_heap_push(&e->timers, w->s[i].t + e->o.sl_window_ms,
+                                    SLA_T_SL_EXPIRE, en->key);
+    }
+out:
+    if (err)
+        qa_errf(errstr, errstr_size, err, "sla: out of memory rebuilding state");
+    return err;
+}
