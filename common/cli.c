@@ -1,0 +1,48 @@
+/*
+ * cli.c — see cli.h. Shared so the four binaries answer --help, --version
+ * and bad settings identically.
+ */
+#include "common/cli.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+
+extern char **environ;
+
+int cli_start(struct cfg *cfg, const char *program, int argc, char **argv)
+{
+    char errstr[512];
+    const char *fmt;
+    enum log_level lvl = LOG_INFO;
+
+    log_set_program(program);
+    switch (cfg_parse(cfg, argc, argv, environ, errstr, sizeof(errstr))) {
+    case CFG_PARSE_HELP:
+        fmt = getenv("QALERT_HELP_FORMAT");
+        if (fmt && strcmp(fmt, "markdown") == 0)
+            cfg_print_markdown(cfg, stdout);
+        else
+            cfg_print_help(cfg, stdout);
+        return 0;
+    case CFG_PARSE_VERSION:
+        printf("%s %s\n", program, QALERT_VERSION);
+        return 0;
+    case CFG_PARSE_ERROR:
+        fprintf(stderr, "%s: %s\n", program, errstr);
+        return 2;
+    case CFG_PARSE_OK:
+        break;
+    }
+    if (log_parse_level(cfg_str(cfg, "log-level"), &lvl) == 0)
+        log_set_level(lvl);
+    return -1;
+}
+
+int cli_bad_config(const char *program, const char *setting, const char *reason)
+{
+    fprintf(stderr, "%s: %s: %s\n", program, setting, reason);
+    return 2;
+}
