@@ -13,9 +13,6 @@
 #include <string.h>
 #include <strings.h>
 
-/* Year 9999: later event times are garbage, and sums stay far from overflow. */
-#define SLA_MAX_TIME 253402300799999LL
-
 void sla_options_default(struct sla_options *o)
 {
     o->dedup_window_ms = 3600000;

@@ -14,6 +14,9 @@
 #include "processor/sla_map.h"
 
 #define SLA_NONE INT64_MIN /* an absent time */
+/* Year 9999: later times are garbage, and time sums stay far from overflow. */
+#define SLA_MAX_TIME 253402300799999LL
+#define SLA_TIME_OK(t) ((t) >= 0 && (t) <= SLA_MAX_TIME)
 
 /* Timer types, in their tie-break order at the same millisecond. */
 enum sla_timer_type { SLA_T_BREACH = 1, SLA_T_FLAT, SLA_T_SL_EXPIRE };

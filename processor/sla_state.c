@@ -260,6 +260,7 @@ static struct sla_conv *decode_conv(struct rbuf *b)
     c->ended = get_u8(b) != 0;
     if (c->ended) {
         c->ended_at = get_i64(b);
+        ok = SLA_TIME_OK(c->ended_at);
     } else {
         c->queue_id = get_str(b, &ok);
         c->media = get_str(b, &ok);
@@ -267,7 +268,8 @@ static struct sla_conv *decode_conv(struct rbuf *b)
         c->threshold_ms = get_i64(b);
         c->breached = get_u8(b) != 0;
         c->start_event_id = get_str(b, &ok);
-        ok = ok && c->queue_id && c->threshold_ms > 0;
+        ok = ok && c->queue_id && SLA_TIME_OK(c->start_ms) && c->threshold_ms > 0 &&
+             c->threshold_ms <= SLA_MAX_TIME;
     }
     if (!ok || b->fail) {
         sla_conv_free(c);
@@ -303,7 +305,8 @@ static struct sla_alert_state *decode_alert(struct rbuf *b)
     flags = get_u8(b);
     st->sl_low = flags & 1;
     st->qs_low = (flags >> 1) & 1;
-    if (!ok || b->fail || !st->queue_id || st->alarm >= POLICY_NALARMS || st->breaching < 0) {
+    if (!ok || b->fail || !st->queue_id || st->alarm >= POLICY_NALARMS || st->breaching < 0 ||
+        (st->flat_until != SLA_NONE && !SLA_TIME_OK(st->flat_until))) {
         sla_alert_state_free(st);
         return NULL;
     }
@@ -330,7 +333,7 @@ static struct sla_window *decode_window(struct rbuf *b)
     for (; w->n < (size_t)n; w->n++) {
         w->s[w->n].t = get_i64(b);
         w->s[w->n].within = get_u8(b) != 0;
-        if (w->n > 0 && w->s[w->n].t < w->s[w->n - 1].t)
+        if (!SLA_TIME_OK(w->s[w->n].t) || (w->n > 0 && w->s[w->n].t < w->s[w->n - 1].t))
             goto bad;
     }
     if (b->fail)
@@ -376,7 +379,7 @@ enum qa_err sla_engine_restore(struct sla_engine *e, const void *key, size_t kle
     }
     if (strcmp(k, "wm") == 0) {
         int64_t wm = value ? get_i64(&b) : SLA_NONE;
-        if (b.fail)
+        if (b.fail || (wm != SLA_NONE && !SLA_TIME_OK(wm)))
             goto bad;
         e->wm = wm;
     } else if (strncmp(k, "seen:", 5) == 0 && k[5]) {
@@ -387,7 +390,7 @@ enum qa_err sla_engine_restore(struct sla_engine *e, const void *key, size_t kle
                 goto nomem;
             s->at = get_i64(&b);
             v = s;
-            if (b.fail)
+            if (b.fail || !SLA_TIME_OK(s->at))
                 goto bad;
         }
         if ((err = set_entry(&e->seen, id, v, free))) {
