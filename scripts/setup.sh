@@ -11,7 +11,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 packages=(build-essential cmake ninja-build pkg-config git curl openssl
   librdkafka-dev libmicrohttpd-dev libavro-dev libcurl4-openssl-dev libssl-dev
   libcjson-dev libcmocka-dev kcat clang libclang-rt-14-dev
-  openjdk-17-jre-headless maven python3 procps)
+  openjdk-17-jre-headless maven python3 procps python3-yaml)
 if [ "${1:-}" = "--bench" ]; then
   packages+=(wrk prometheus-alertmanager python3-fastapi python3-uvicorn
     python3-matplotlib)
