@@ -197,10 +197,6 @@ static int run(struct cfg *cfg)
         rc = 2; /* a refused Kafka property: configuration */
         goto out;
     }
-    if (publisher_ensure_topic(pub, (int)cfg_int(cfg, "topic-raw-partitions"),
-                               10000, err, sizeof(err)))
-        log_warn("raw topic not created; continuing", LOG_S("reason", err));
-
     so.addr = cfg_str(cfg, "ingest-addr");
     so.max_body = (size_t)cfg_int(cfg, "ingest-max-body");
     so.threads = (unsigned)cfg_int(cfg, "ingest-threads");
@@ -218,6 +214,11 @@ static int run(struct cfg *cfg)
     signal(SIGPIPE, SIG_IGN);
     log_info("listening", LOG_S("addr", so.addr), LOG_I("port", server_port(srv)),
              LOG_S("topic", cfg_str(cfg, "topic-raw")));
+    /* After listening, so /healthz answers while a slow broker is asked;
+     * /readyz says 503 until metadata is reachable anyway. */
+    if (publisher_ensure_topic(pub, (int)cfg_int(cfg, "topic-raw-partitions"),
+                               10000, err, sizeof(err)))
+        log_warn("raw topic not created; continuing", LOG_S("reason", err));
 
     while (!stop_requested) {
         nanosleep(&tick, NULL);
