@@ -11,6 +11,20 @@
  * QA_ERR_UNSUPPORTED with a clear message.
  *
  * Absent optional values: strings NULL, integers CODEC_ABSENT, doubles NAN.
+ *
+ * Threads: after codec_init() returns, encode, decode, codec_to_json and
+ * codec_fingerprint may be called from any number of threads at once (values
+ * are built per call; the schema table is behind a lock).
+ * codec_register_schema and codec_set_confluent_id are safe too, but meant for
+ * start-up. codec_init/codec_shutdown: once, with no other codec call running.
+ *
+ * Hostile input: a payload is walked against its writer schema (every
+ * length, count, union branch and enum index bounded by the bytes present,
+ * no trailing bytes) before avro-c reads it; anything else is QA_ERR_INVALID.
+ *
+ * Schema evolution is avro-c's resolver: a writer may add fields (skipped) or
+ * reorder them; a writer that lacks a field today's reader has is refused at
+ * codec_register_schema (avro-c 1.11.1 does not apply reader defaults).
  */
 #ifndef QALERT_CODEC_H
 #define QALERT_CODEC_H
@@ -93,7 +107,12 @@ void codec_shutdown(void);
 
 /* Registers another writer schema (JSON) for a record type, e.g. a newer
  * version, so readers can resolve records framed with its fingerprint.
- * confluent_id (0 = none) maps a registry id to it. */
+ * confluent_id (0 = none) maps a registry id to it. QA_ERR_INVALID when the
+ * text is not a record named qalert.RawEvent / qalert.Alert (per rec),
+ * QA_ERR_UNSUPPORTED when today's reader cannot resolve it, QA_ERR_FULL past
+ * 32 schemas. Registering a known schema again is QA_OK (and may add its id).
+ * Confluent frames with an id nobody registered are read as today's schema
+ * of the record type the caller decodes. */
 enum qa_err codec_register_schema(enum codec_record rec, const char *json,
                                   uint32_t confluent_id, char *errstr,
                                   size_t errstr_size);
