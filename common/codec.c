@@ -251,7 +251,8 @@ static const struct codec_schema *find_writer(const struct frame *f, int expecte
     for (size_t i = 0; i < ntable && !found; i++) {
         if (f->kind == FRAME_SINGLE_OBJECT && table[i]->fingerprint == f->fingerprint)
             found = table[i];
-        if (f->kind == FRAME_CONFLUENT && table[i]->confluent_id == f->schema_id)
+        if (f->kind == FRAME_CONFLUENT && table[i]->confluent_id &&
+            table[i]->confluent_id == f->schema_id)
             found = table[i];
     }
     if (!found && f->kind == FRAME_CONFLUENT && expected >= 0)

@@ -55,7 +55,8 @@ static bool clean_utf8(const uint8_t *p, size_t n)
     return true;
 }
 
-/* {"base64": "..."} of p[0..n). NULL on allocation failure. */
+/* {"base64": "..."} of p[0..n), for the caller to cJSON_Delete (or attach).
+ * NULL on allocation failure. */
 static cJSON *base64_object(const uint8_t *p, size_t n)
 {
     static const char alphabet[] =

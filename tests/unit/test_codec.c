@@ -482,6 +482,24 @@ static void test_confluent(void **state)
     assert_int_equal(codec_to_json(buf, len, &json, &rec, err, sizeof(err)), QA_OK);
     assert_int_equal(rec, CODEC_RAW_EVENT);
     free(json);
+    /* Id 0 is "no id", never the first table entry: an Alert framed with
+     * it is read as today's Alert. */
+    struct alert al0, gal0;
+    uint8_t *abuf;
+    size_t alen;
+    full_alert(&al0);
+    assert_int_equal(codec_encode_alert(&al0, &abuf, &alen, err, sizeof(err)), QA_OK);
+    uint8_t *zero = malloc(alen - 5);
+    frame_write_confluent(zero, 0);
+    memcpy(zero + 5, abuf + 10, alen - 10);
+    assert_int_equal(codec_decode_alert(zero, alen - 5, &gal0, err, sizeof(err)), QA_OK);
+    assert_alerts_equal(&al0, &gal0);
+    codec_alert_clear(&gal0);
+    assert_int_equal(codec_to_json(zero, alen - 5, &json, &rec, err, sizeof(err)), QA_OK);
+    assert_int_equal(rec, CODEC_ALERT);
+    free(json);
+    free(zero);
+    free(abuf);
     /* Not an Alert payload under any schema we know. */
     struct alert al;
     assert_int_equal(codec_decode_alert(buf, len, &al, err, sizeof(err)), QA_ERR_INVALID);
@@ -598,6 +616,21 @@ static void test_to_json(void **state)
     cJSON *body = cJSON_GetObjectItem(j, "body");
     assert_true(cJSON_IsObject(body));
     assert_string_equal(cJSON_GetObjectItem(body, "base64")->valuestring, "AP/DAXuAAHg=");
+    cJSON_Delete(j);
+    free(json);
+    free(buf);
+
+    /* A string field that is not UTF-8 (a hostile writer) stays valid JSON. */
+    absent_event(&ev);
+    ev.queue_name = "bad\xff\xfe";
+    ev.media_type = "\xed\xa0\x80"; /* an encoded surrogate */
+    assert_int_equal(codec_encode_raw_event(&ev, &buf, &len, err, sizeof(err)), QA_OK);
+    assert_int_equal(codec_to_json(buf, len, &json, &rec, err, sizeof(err)), QA_OK);
+    j = cJSON_Parse(json);
+    assert_non_null(j);
+    assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "queueName"), "base64")
+                            ->valuestring, "YmFk//4=");
+    assert_true(cJSON_IsObject(cJSON_GetObjectItem(j, "mediaType")));
     cJSON_Delete(j);
     free(json);
     free(buf);
