@@ -1,0 +1,260 @@
+/*
+ * http.c — see http.h. One CURLM with a connection cache shared by every
+ * transfer (keep-alive to the sink), one easy handle per request, answers
+ * read into a capped buffer and handed to sink_parse_response().
+ *
+ * It must never log or report a URL or a request header (secrets), never
+ * follow a redirect (a webhook URL must not be bounced elsewhere), and
+ * never speak anything but http/https.
+ */
+#include "notifier/http.h"
+
+#include <curl/curl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/clock.h"
+
+struct transfer {
+    CURL *easy;
+    struct curl_slist *headers;
+    char *body;            /* request body (curl copies it, kept for clarity) */
+    char *answer;          /* response body, at most HTTP_BODY_MAX bytes */
+    size_t answer_len;
+    char retry_after[64];
+    enum sink_api api;
+    void *opaque;
+    struct transfer *next; /* list of every transfer in flight */
+};
+
+struct http_client {
+    CURLM *multi;
+    long timeout_ms;
+    size_t in_flight;
+    struct transfer *list;
+};
+
+struct http_client *http_client_new(long timeout_ms, long max_conns,
+                                    char *errstr, size_t errstr_size)
+{
+    struct http_client *c = calloc(1, sizeof(*c));
+
+    if (!c || !(c->multi = curl_multi_init())) {
+        free(c);
+        qa_errf(errstr, errstr_size, QA_ERR_NOMEM, "cannot create an HTTP client");
+        return NULL;
+    }
+    c->timeout_ms = timeout_ms > 0 ? timeout_ms : 10000;
+    /* The in-flight limit is the delivery loop's; these keep connections
+     * few and reused (no HTTP/2 multiplexing surprises with webhooks). */
+    curl_multi_setopt(c->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, max_conns > 0 ? max_conns : 4);
+    curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, max_conns > 0 ? max_conns : 4);
+    return c;
+}
+
+static void transfer_free(struct http_client *c, struct transfer *t)
+{
+    if (t->easy) {
+        curl_multi_remove_handle(c->multi, t->easy);
+        curl_easy_cleanup(t->easy);
+    }
+    curl_slist_free_all(t->headers);
+    free(t->body);
+    free(t->answer);
+    free(t);
+}
+
+static void unlink_transfer(struct http_client *c, struct transfer *t)
+{
+    for (struct transfer **pp = &c->list; *pp; pp = &(*pp)->next) {
+        if (*pp == t) {
+            *pp = t->next;
+            c->in_flight--;
+            return;
+        }
+    }
+}
+
+void http_client_free(struct http_client *c)
+{
+    if (!c)
+        return;
+    while (c->list) {
+        struct transfer *t = c->list;
+        unlink_transfer(c, t);
+        transfer_free(c, t);
+    }
+    curl_multi_cleanup(c->multi);
+    free(c);
+}
+
+static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+    struct transfer *t = userdata;
+    size_t n = size * nmemb, room;
+
+    if (!t->answer && !(t->answer = malloc(HTTP_BODY_MAX + 1)))
+        return 0; /* aborts the transfer: reported as a transport error */
+    room = HTTP_BODY_MAX - t->answer_len;
+    if (n > room) /* keep the start, drop the rest: enough to classify */
+        n = room;
+    memcpy(t->answer + t->answer_len, ptr, n);
+    t->answer_len += n;
+    t->answer[t->answer_len] = '\0';
+    return size * nmemb;
+}
+
+static size_t on_header(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+    struct transfer *t = userdata;
+    size_t n = size * nmemb;
+    static const char name[] = "retry-after:";
+    size_t i, j = 0;
+
+    if (n > sizeof(name) - 1 && strncasecmp(ptr, name, sizeof(name) - 1) == 0) {
+        for (i = sizeof(name) - 1; i < n && (ptr[i] == ' ' || ptr[i] == '\t'); i++)
+            ;
+        for (; i < n && ptr[i] != '\r' && ptr[i] != '\n' &&
+               j + 1 < sizeof(t->retry_after); i++)
+            t->retry_after[j++] = ptr[i];
+        t->retry_after[j] = '\0';
+    } else if (n >= 5 && strncmp(ptr, "HTTP/", 5) == 0) {
+        t->retry_after[0] = '\0'; /* a new response (after a 100) */
+    }
+    return n;
+}
+
+enum qa_err http_submit(struct http_client *c, const struct sink_request *req,
+                        enum sink_api api, void *opaque, char *errstr,
+                        size_t errstr_size)
+{
+    struct transfer *t = calloc(1, sizeof(*t));
+    struct curl_slist *h;
+    enum qa_err err = QA_ERR_NOMEM;
+
+    if (!t)
+        return qa_errf(errstr, errstr_size, err, "out of memory");
+    t->api = api;
+    t->opaque = opaque;
+    if (!(t->easy = curl_easy_init()))
+        goto fail;
+    for (size_t i = 0; i < req->nheaders; i++) {
+        if (!(h = curl_slist_append(t->headers, req->headers[i])))
+            goto fail;
+        t->headers = h;
+    }
+    /* No "Expect: 100-continue" round trip before larger bodies. */
+    if (!(h = curl_slist_append(t->headers, "Expect:")))
+        goto fail;
+    t->headers = h;
+    if (req->body && !(t->body = malloc(req->body_len + 1)))
+        goto fail;
+    if (req->body) {
+        memcpy(t->body, req->body, req->body_len);
+        t->body[req->body_len] = '\0';
+    }
+    err = QA_ERR_INVALID;
+    if (curl_easy_setopt(t->easy, CURLOPT_URL, req->url) != CURLE_OK ||
+        curl_easy_setopt(t->easy, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK)
+        goto fail;
+    curl_easy_setopt(t->easy, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(t->easy, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(t->easy, CURLOPT_TIMEOUT_MS, c->timeout_ms);
+    curl_easy_setopt(t->easy, CURLOPT_CONNECTTIMEOUT_MS, c->timeout_ms);
+    curl_easy_setopt(t->easy, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, t->headers);
+    curl_easy_setopt(t->easy, CURLOPT_POST, 1L);
+    curl_easy_setopt(t->easy, CURLOPT_POSTFIELDS, t->body ? t->body : "");
+    curl_easy_setopt(t->easy, CURLOPT_POSTFIELDSIZE_LARGE,
+                     (curl_off_t)(t->body ? req->body_len : 0));
+    if (req->method && strcmp(req->method, "POST") != 0)
+        curl_easy_setopt(t->easy, CURLOPT_CUSTOMREQUEST, req->method);
+    curl_easy_setopt(t->easy, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(t->easy, CURLOPT_WRITEDATA, t);
+    curl_easy_setopt(t->easy, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(t->easy, CURLOPT_HEADERDATA, t);
+    curl_easy_setopt(t->easy, CURLOPT_PRIVATE, t);
+    curl_easy_setopt(t->easy, CURLOPT_USERAGENT, "qalert-notifier/" QALERT_VERSION);
+    if (curl_multi_add_handle(c->multi, t->easy) != CURLM_OK) {
+        err = QA_ERR_IO;
+        goto fail;
+    }
+    t->next = c->list;
+    c->list = t;
+    c->in_flight++;
+    return QA_OK;
+fail:
+    if (t->easy) {
+        curl_easy_cleanup(t->easy);
+        t->easy = NULL;
+    }
+    transfer_free(c, t);
+    /* Never the URL: it may be a webhook (a secret). */
+    return qa_errf(errstr, errstr_size, err, "cannot start the %s request",
+                   req->what ? req->what : "HTTP");
+}
+
+static void report(struct http_client *c, struct transfer *t, CURLcode code,
+                   http_done_fn done, void *ctx)
+{
+    struct sink_result r;
+    long status = 0;
+
+    if (code == CURLE_OK) {
+        curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
+        sink_parse_response(t->api, (int)status, t->answer, t->answer_len,
+                            t->retry_after[0] ? t->retry_after : NULL,
+                            clock_wall_ms(), &r);
+    } else {
+        /* curl_easy_strerror: a fixed text, never the URL or host. */
+        sink_result_transport(&r, code == CURLE_OPERATION_TIMEDOUT
+                                      ? SINK_TRANSPORT_TIMEOUT
+                                      : SINK_TRANSPORT_CONNECT,
+                              curl_easy_strerror(code));
+    }
+    done(ctx, t->opaque, &r);
+}
+
+int http_poll(struct http_client *c, int timeout_ms, http_done_fn done, void *ctx)
+{
+    int running = 0, left = 0, n = 0;
+    CURLMsg *m;
+
+    curl_multi_perform(c->multi, &running);
+    if (c->in_flight > 0 && timeout_ms > 0) {
+        curl_multi_poll(c->multi, NULL, 0, timeout_ms, NULL);
+        curl_multi_perform(c->multi, &running);
+    }
+    while ((m = curl_multi_info_read(c->multi, &left))) {
+        struct transfer *t = NULL;
+        if (m->msg != CURLMSG_DONE)
+            continue;
+        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&t);
+        if (!t)
+            continue;
+        CURLcode code = m->data.result; /* m is invalid once the handle is removed */
+        unlink_transfer(c, t);
+        report(c, t, code, done, ctx);
+        transfer_free(c, t);
+        n++;
+    }
+    return n;
+}
+
+void http_cancel_all(struct http_client *c, void (*gone)(void *ctx, void *opaque),
+                     void *ctx)
+{
+    while (c && c->list) {
+        struct transfer *t = c->list;
+        unlink_transfer(c, t);
+        if (gone)
+            gone(ctx, t->opaque);
+        transfer_free(c, t);
+    }
+}
+
+size_t http_in_flight(const struct http_client *c)
+{
+    return c ? c->in_flight : 0;
+}
