@@ -1,0 +1,163 @@
+/*
+ * qalert-processor — raw Genesys events in, FIRING/RESOLVED alerts out,
+ * exactly once (SPEC §6). This file only wires settings, signals and the
+ * admin server around loop.c; the SLA logic is in sla.c (pure).
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/admin.h"
+#include "common/cli.h"
+#include "common/codec.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "common/metrics.h"
+#include "loop.h"
+#include "policy.h"
+
+static const struct cfg_setting processor_settings[] = {
+    { "topic-state", "QALERT_TOPIC_STATE", CFG_STR, "qalert.processor.state",
+      "processor state changelog (compacted)", 0, 0, 0, NULL },
+    { "sla-policy-file", "QALERT_SLA_POLICY_FILE", CFG_STR, NULL,
+      "JSON SLA policy in Genesys mediaSettings shape (default: 20 s, 80 %)", 0, 0, 0, NULL },
+    { "dedup-window-ms", "QALERT_DEDUP_WINDOW_MS", CFG_INT, "3600000",
+      "an event id seen within this window is ignored", 0, 0, 604800000, NULL },
+    { "idle-advance-ms", "QALERT_IDLE_ADVANCE_MS", CFG_INT, "1000",
+      "a partition idle this long moves its watermark with the wall clock", 0, 1, 3600000, NULL },
+    { "resolve-after-ms", "QALERT_RESOLVE_AFTER_MS", CFG_INT, "300000",
+      "flat-event breaches resolve after this much event time without another", 0, 1, 86400000, NULL },
+    { "sl-window-ms", "QALERT_SL_WINDOW_MS", CFG_INT, "900000",
+      "service-level sliding window", 0, 1000, 86400000, NULL },
+    { "sl-min-samples", "QALERT_SL_MIN_SAMPLES", CFG_INT, "10",
+      "fewest samples for a service-level judgement", 0, 1, 1000000, NULL },
+    { "transactional-id", "QALERT_TRANSACTIONAL_ID", CFG_STR, NULL,
+      "Kafka transactional.id; stable per instance so a restart fences its predecessor "
+      "(default qalert-processor-<hostname>)", 0, 0, 0, NULL },
+    { "commit-interval-ms", "QALERT_COMMIT_INTERVAL_MS", CFG_INT, "100",
+      "how long one transaction gathers work (bounds alert latency)", 0, 10, 60000, NULL },
+    { "topic-partitions", "QALERT_TOPIC_PARTITIONS", CFG_INT, "3",
+      "partitions of the topics the processor creates when missing", 0, 1, 1024, NULL },
+    CFG_END,
+};
+
+static volatile sig_atomic_t stop_flag;
+static unsigned shutdown_timeout_s = 10;
+
+/* First signal: stop taking work and drain. If the drain outlives
+ * QALERT_SHUTDOWN_TIMEOUT_MS, SIGALRM ends the process (exit 1): what was
+ * not committed is redone by the next owner of the partitions. */
+static void on_signal(int sig)
+{
+    (void)sig;
+    if (!stop_flag)
+        alarm(shutdown_timeout_s);
+    stop_flag = 1;
+}
+
+static void on_alarm(int sig)
+{
+    (void)sig;
+    static const char msg[] = "{\"level\":\"error\",\"program\":\"qalert-processor\","
+                              "\"msg\":\"shutdown timeout: exiting without a clean drain\"}\n";
+    ssize_t w = write(2, msg, sizeof(msg) - 1);
+    (void)w;
+    _exit(1);
+}
+
+int main(int argc, char **argv)
+{
+    const struct cfg_setting *const tables[] = { cfg_common_settings, cfg_daemon_settings,
+                                                 processor_settings, NULL };
+    char errstr[512], txn_id[300], host[256];
+    struct cfg *cfg = cfg_new("qalert-processor",
+                              "Computes SLA breaches from raw Genesys events and emits "
+                              "FIRING/RESOLVED alerts exactly once.",
+                              tables);
+    struct policy *policy = NULL;
+    struct admin_server *admin = NULL;
+    struct proc *proc = NULL;
+    int rc = 1;
+
+    if (!cfg)
+        return 1;
+    cfg_set_default(cfg, "group-id", "qalert-processor");
+    cfg_set_default(cfg, "admin-addr", "0.0.0.0:9400");
+    if ((rc = cli_start(cfg, "qalert-processor", argc, argv)) >= 0)
+        goto out;
+    rc = 1;
+    if (policy_load_file(cfg_str(cfg, "sla-policy-file"), &policy, errstr, sizeof(errstr))) {
+        rc = cli_bad_config("qalert-processor", "QALERT_SLA_POLICY_FILE (--sla-policy-file)",
+                            errstr);
+        goto out;
+    }
+    if (codec_init(errstr, sizeof(errstr))) {
+        log_error("codec", LOG_S("error", errstr));
+        goto out;
+    }
+    cfg_log_effective(cfg);
+    metrics_build_info("qalert-processor", QALERT_VERSION);
+
+    if (cfg_str(cfg, "transactional-id")) {
+        snprintf(txn_id, sizeof(txn_id), "%s", cfg_str(cfg, "transactional-id"));
+    } else {
+        if (gethostname(host, sizeof(host)) != 0)
+            snprintf(host, sizeof(host), "local");
+        host[sizeof(host) - 1] = '\0';
+        snprintf(txn_id, sizeof(txn_id), "qalert-processor-%s", host);
+    }
+    struct proc_options o = {
+        .topic_raw = cfg_str(cfg, "topic-raw"),
+        .topic_alerts = cfg_str(cfg, "topic-alerts"),
+        .topic_state = cfg_str(cfg, "topic-state"),
+        .group_id = cfg_str(cfg, "group-id"),
+        .transactional_id = txn_id,
+        .partitions = (int)cfg_int(cfg, "topic-partitions"),
+        .idle_advance_ms = cfg_int(cfg, "idle-advance-ms"),
+        .commit_interval_ms = (int)cfg_int(cfg, "commit-interval-ms"),
+        .restore_timeout_ms = 120000,
+        .shutdown_timeout_ms = (int)cfg_int(cfg, "shutdown-timeout-ms"),
+        .policy = policy,
+    };
+    sla_options_default(&o.sla);
+    o.sla.dedup_window_ms = cfg_int(cfg, "dedup-window-ms");
+    o.sla.resolve_after_ms = cfg_int(cfg, "resolve-after-ms");
+    o.sla.sl_window_ms = cfg_int(cfg, "sl-window-ms");
+    o.sla.sl_min_samples = (int)cfg_int(cfg, "sl-min-samples");
+
+    shutdown_timeout_s = (unsigned)((cfg_int(cfg, "shutdown-timeout-ms") + 999) / 1000);
+    struct sigaction sa = { .sa_handler = on_signal };
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sa.sa_handler = on_alarm;
+    sigaction(SIGALRM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    proc = proc_new(cfg, &o, errstr, sizeof(errstr));
+    if (!proc) {
+        log_error("start-up failed", LOG_S("error", errstr));
+        goto out;
+    }
+    admin = admin_start(cfg_str(cfg, "admin-addr"), proc_ready, proc, errstr, sizeof(errstr));
+    if (!admin) {
+        rc = cli_bad_config("qalert-processor", "QALERT_ADMIN_ADDR (--admin-addr)", errstr);
+        goto out;
+    }
+    log_info("started", LOG_S("transactional_id", txn_id));
+    if (proc_run(proc, &stop_flag, errstr, sizeof(errstr))) {
+        log_error("stopped on a fatal error", LOG_S("error", errstr));
+        goto out;
+    }
+    log_info("stopped cleanly");
+    rc = 0;
+out:
+    admin_stop(admin);
+    proc_free(proc);
+    policy_free(policy);
+    codec_shutdown();
+    cfg_free(cfg);
+    return rc;
+}
