@@ -54,7 +54,10 @@ struct proc {
 static void proc_fail(struct proc *p, const char *what, const char *detail)
 {
     p->fatal = 1;
-    snprintf(p->fatal_reason, sizeof(p->fatal_reason), "%s: %s", what, detail);
+    /* A cut reason is still a reason: the check only marks the cut. */
+    if (snprintf(p->fatal_reason, sizeof(p->fatal_reason), "%s: %s", what, detail) >=
+        (int)sizeof(p->fatal_reason))
+        memcpy(p->fatal_reason + sizeof(p->fatal_reason) - 4, "...", 4);
 }
 
 /* --- producing ------------------------------------------------------- */
