@@ -16,6 +16,7 @@
 
 #include "common/clock.h"
 #include "common/codec.h"
+#include "common/cli.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "common/metrics.h"
@@ -23,7 +24,6 @@
 #include "ingest/publisher.h"
 #include "ingest/server.h"
 
-extern char **environ;
 
 static const struct cfg_setting ingest_settings[] = {
     { "ingest-addr", "QALERT_INGEST_ADDR", CFG_STR, "0.0.0.0:8080",
@@ -251,9 +251,7 @@ int main(int argc, char **argv)
     const struct cfg_setting *const tables[] = { cfg_common_settings,
                                                  ingest_settings, NULL };
     struct cfg *cfg;
-    char err[512];
-    enum log_level lvl;
-    int rc = 2;
+    int rc;
 
     log_set_program("qalert-ingest");
     cfg = cfg_new("qalert-ingest",
@@ -264,23 +262,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "qalert-ingest: out of memory\n");
         return 1;
     }
-    switch (cfg_parse(cfg, argc, argv, environ, err, sizeof(err))) {
-    case CFG_PARSE_HELP:
-        cfg_print_help(cfg, stdout);
-        rc = 0;
+    if ((rc = cli_start(cfg, "qalert-ingest", argc, argv)) >= 0)
         goto out;
-    case CFG_PARSE_VERSION:
-        printf("qalert-ingest %s\n", QALERT_VERSION);
-        rc = 0;
-        goto out;
-    case CFG_PARSE_ERROR:
-        fprintf(stderr, "qalert-ingest: %s\n", err);
-        goto out;
-    case CFG_PARSE_OK:
-        break;
-    }
-    if (log_parse_level(cfg_str(cfg, "log-level"), &lvl) == 0)
-        log_set_level(lvl);
     rc = run(cfg);
 out:
     cfg_free(cfg);

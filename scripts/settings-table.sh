@@ -8,7 +8,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 check=0; [ "${1:-}" = "--check" ] && { check=1; shift; }
 bin=${1:-$top/build/bin}
 rows=$(mktemp); trap 'rm -f "$rows"' EXIT
-for b in qalert-ingest qalert-processor qalert-notifier qalert-replay; do
+for b in qalert-ingest qalert-processor qalert-notifier qalert-replay qalert-genesys; do
   [ -x "$bin/$b" ] || continue
   QALERT_HELP_FORMAT=markdown "$bin/$b" --help | sed "s/^/$b	/" >> "$rows"
 done
@@ -23,10 +23,11 @@ for line in open(rows):
         continue
     entry = by_var.setdefault(cells[0], {"cells": cells, "bins": []})
     entry["bins"].append(binary.replace("qalert-", ""))
+nbins = len({b for e in by_var.values() for b in e["bins"]})
 table = ["| variable | flag | default | used by | meaning |", "|---|---|---|---|---|"]
 for var, e in by_var.items():
     c = e["cells"]
-    users = "all" if len(e["bins"]) == 4 else ", ".join(e["bins"])
+    users = "all" if len(e["bins"]) == nbins else ", ".join(e["bins"])
     table.append(f"| {c[0]} | {c[1]} | {c[2]} | {users} | {' | '.join(c[3:])} |")
 text = open(readme).read()
 begin = text.index("<!-- settings:begin")
