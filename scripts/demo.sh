@@ -50,7 +50,7 @@ python3 tests/emulators/opsgenie_emulator.py --port "$og_port" --api-key "$genie
 QALERT_INGEST_ADDR=127.0.0.1:$ingest_port QALERT_INGEST_HMAC_SECRETS=$secret \
   "$bin/qalert-ingest" 2>"$state/ingest.log" & pids+=($!)
 QALERT_SLA_POLICY_FILE=$top/scripts/demo/policy.json QALERT_ADMIN_ADDR=127.0.0.1:9400 \
-  QALERT_SL_MIN_SAMPLES=3 "$bin/qalert-processor" 2>"$state/processor.log" & pids+=($!)
+  "$bin/qalert-processor" 2>"$state/processor.log" & pids+=($!)
 QALERT_SINK=slack QALERT_ADMIN_ADDR=127.0.0.1:9401 QALERT_RETRY_DELAYS_MS=1000,2000,4000 \
   QALERT_SLACK_WEBHOOK_URL=http://127.0.0.1:$slack_port/services/T000/B000/demo \
   QALERT_SINK_RATE=20 "$bin/qalert-notifier" 2>"$state/notifier-slack.log" & pids+=($!)
@@ -71,6 +71,7 @@ post() { # endpoint file
 }
 
 say "4/6 sending events through ingest (HMAC-signed)"
+range_start=$(date -u -d '-2 seconds' +%Y-%m-%dT%H:%M:%SZ)
 n=0
 while IFS= read -r line; do
   printf '%s' "$line" > "$state/event.json"
@@ -80,25 +81,42 @@ done < "$fx/scenario-wait-breach.jsonl"
 for f in webhook-queue-stats-low.json webhook-flat-breach.json; do
   code=$(post genesys "$fx/$f"); n=$((n + 1)); [ "$code" = 202 ] || { say "ingest answered $code for $f"; exit 1; }
 done
-echo "  $n historical events accepted (2025-11-23 08:00Z scenario, queue stats, a flat breach)" >&2
-live_conv=de000000-1111-4000-8000-$(date +%s | tail -c 13 | tr -dc 0-9 | head -c 12)
-now=$(($(date +%s%N) / 1000000))
-printf '{"topicName":"v2.detail.events.conversation.%s.acd.start","version":"2","eventBody":{"eventTime":%s,"conversationId":"%s","mediaType":"VOICE","queueId":"de000000-0000-4000-8000-00000000de00"},"metadata":{"CorrelationId":"live-%s"}}' \
-  "$live_conv" "$now" "$live_conv" "$live_conv" > "$state/live.json"
-code=$(post genesys "$state/live.json"); [ "$code" = 202 ] || { say "ingest answered $code"; exit 1; }
+echo "  $n historical events accepted (the 2025-11-23 08:00Z scenario, queue stats, a flat breach)" >&2
+live_queue=de000000-0000-4000-8000-00000000de00
+live_conv=de000000-1111-4000-8000-$(printf '%012d' $(( $(date +%s) % 1000000000000 )))
+live_event() { # start|end epoch-ms
+  local outcome=""; [ "$1" = end ] && outcome=',"acdOutcome":"ANSWERED"'
+  printf '{"topicName":"v2.detail.events.conversation.%s.acd.%s","version":"2","eventBody":{"eventTime":%s,"conversationId":"%s","mediaType":"VOICE","queueId":"%s"%s},"metadata":{"CorrelationId":"live-%s-%s"}}' \
+    "$live_conv" "$1" "$2" "$live_conv" "$live_queue" "$outcome" "$live_conv" "$1" > "$state/live.json"
+  code=$(post genesys "$state/live.json"); [ "$code" = 202 ] || { say "ingest answered $code"; exit 1; }
+}
+live_start=$(($(date +%s%N) / 1000000))
+live_event start "$live_start"
 echo "  a live caller is now waiting in queue 'Live demo' (threshold 5 s) and nobody answers" >&2
 
+og_status() { # alias -> open|closed|absent
+  curl -fsS "http://127.0.0.1:$og_port/_emulator/alerts" | python3 -c '
+import json, sys
+st = [a["status"] for a in json.load(sys.stdin) if a["alias"] == sys.argv[1]]
+print(st[-1] if st else "absent")' "$1"
+}
+wait_for() { # alias status what
+  local t0; t0=$(date +%s)
+  while [ "$(og_status "$1")" != "$2" ]; do
+    printf '\r  %s: %2ds ' "$3" "$(( $(date +%s) - t0 ))" >&2
+    [ $(( $(date +%s) - t0 )) -gt 90 ] && { echo >&2; say "timed out"; tail -n 20 "$state"/*.log >&2; exit 1; }
+    sleep 0.5
+  done
+  printf '\r  %s: %2ds, done\n' "$3" "$(( $(date +%s) - t0 ))" >&2
+}
+
 say "5/6 alerts as the sinks received them"
-expect_og=3   # Support VOICE wait breach, Billing service level, Live demo breach
-t0=$(date +%s)
-while :; do
-  got=$(curl -fsS "http://127.0.0.1:$og_port/_emulator/alerts" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
-  printf '\r  waiting for the live breach: %2ds, OpsGenie has %s of %s alerts ' "$(( $(date +%s) - t0 ))" "$got" "$expect_og" >&2
-  [ "$got" -ge "$expect_og" ] && break
-  [ $(( $(date +%s) - t0 )) -gt 90 ] && { echo >&2; say "timed out"; tail -n 20 "$state"/*.log >&2; exit 1; }
-  sleep 0.5
-done
-echo >&2
+live_alias="$live_queue:wait_sla_breach:VOICE"
+wait_for "$live_alias" open "waiting for the live breach (fires while the caller still waits)"
+fired_ms=$(( $(date +%s%N) / 1000000 - live_start ))
+echo "  the caller had waited ${fired_ms} ms when OpsGenie got the alert (threshold 5000 ms); now an agent answers" >&2
+live_event end "$(($(date +%s%N) / 1000000))"
+wait_for "$live_alias" closed "waiting for RESOLVED"
 python3 - "$slack_port" "$og_port" <<'PY'
 import json, sys, urllib.request
 slack, og = sys.argv[1], sys.argv[2]
@@ -107,7 +125,7 @@ def get(port, path):
         return json.load(r)
 print("  OpsGenie (by alias):")
 for a in get(og, "/_emulator/alerts"):
-    print(f"    {a['status']:<7} {a['alias']}  creates={a.get('creates', a.get('create_requests', '?'))}")
+    print(f"    {a['status']:<7} {a['alias']}  creates={a.get('creates', '?')}")
 print("  Slack (messages in order):")
 for r in get(slack, "/_emulator/requests"):
     if r.get("method") != "POST" or "/services/" not in r.get("path", ""):
@@ -119,13 +137,31 @@ for r in get(slack, "/_emulator/requests"):
     print(f"    {text[:110]}")
 PY
 
-say "6/6 qalert-replay dry-run over the scenario's hour: the same SLA engine, publishing nothing"
-"$bin/qalert-replay" dry-run --from-time 2025-11-23T08:00:00Z --to-time 2025-11-23T09:00:00Z \
-  --policy "$top/scripts/demo/policy.json" | python3 -c '
+say "6/6 qalert-replay: the alerts topic, and a dry-run of the same raw events through the same SLA engine"
+"$bin/qalert-replay" print qalert.alerts --from-time "$range_start" 2>/dev/null | python3 -c '
+import json, sys
+for line in sys.stdin:
+    r = json.loads(line)
+    print(r["headers"].get("qalert-alert-id", "?"), r["headers"].get("qalert-status"), r["key"])' \
+  | sort > "$state/alerts-topic.txt"
+"$bin/qalert-replay" dry-run --from-time "$range_start" --policy "$top/scripts/demo/policy.json" 2>/dev/null \
+  | python3 -c '
 import json, sys
 for line in sys.stdin:
     a = json.loads(line)
-    print("    %-8s %s at %s" % (a.get("status"), a.get("groupingKey") or a.get("grouping_key"), a.get("atMs") or a.get("at")))'
+    print(a["alertId"], a["status"], a["groupingKey"])' | sort > "$state/dry-run.txt"
+echo "  processor (committed alerts topic):" >&2; sed 's/^\([0-9a-f]\{12\}\)[0-9a-f]*/    \1/' "$state/alerts-topic.txt" >&2
+echo "  dry-run (fresh engine, nothing published):" >&2; sed 's/^\([0-9a-f]\{12\}\)[0-9a-f]*/    \1/' "$state/dry-run.txt" >&2
+if ! cmp -s "$state/alerts-topic.txt" "$state/dry-run.txt" || [ ! -s "$state/dry-run.txt" ]; then
+  say "the dry-run differs from the processor's alerts"; exit 1
+fi
+# What the sinks must have received: the scenario's breach fired and
+# resolved, the Billing service level low, the live breach fired and resolved.
+for want in "2b1f8a3c-6d4e-4f5a-8b9c-0d1e2f3a4b5c:wait_sla_breach:VOICE" \
+            "7c6d5e4f-3a2b-4c1d-9e8f-7a6b5c4d3e2f:service_level_low" "$live_alias"; do
+  [ "$(og_status "$want")" != absent ] || { say "OpsGenie never got $want"; exit 1; }
+done
+echo "  same $(wc -l < "$state/dry-run.txt") alerts, same ids" >&2
 
 if [ "$wait_at_end" = 1 ]; then
   say "pipeline running; emulators: http://127.0.0.1:$slack_port/_emulator/requests  http://127.0.0.1:$og_port/_emulator/alerts — Ctrl-C stops"

@@ -3,7 +3,8 @@
 # builds qalert twice (a normal build in build/ and an ASan+UBSan build in
 # build-asan/), runs the unit tests on the first and the whole suite (unit,
 # emulator self-tests, integration tests against a real Apache Kafka broker)
-# on the second, then runs each libFuzzer target for a bounded time.
+# on the second, then the demo non-interactively (it checks what the sink
+# emulators received), then each libFuzzer target for a bounded time.
 #   QALERT_TEST_FUZZ_SECONDS  seconds per fuzz target (default 15; 0 skips)
 #   QALERT_TEST_NO_BROKER=1   skip broker tests on purpose (never in CI)
 set -euo pipefail
@@ -28,6 +29,10 @@ ctest --test-dir build -L unit --output-on-failure -j "$jobs"
 
 step "whole suite under ASan+UBSan, real Kafka broker"
 ctest --test-dir build-asan --output-on-failure
+
+step "demo, non-interactive: the whole pipeline, checked at the emulators"
+QALERT_KAFKA_PORT=${QALERT_DEMO_KAFKA_PORT:-29092} QALERT_DEMO_STATE="$top/build/demo" \
+  "$top/scripts/demo.sh" --no-wait
 
 fuzz_seconds=${QALERT_TEST_FUZZ_SECONDS:-15}
 if [ "$fuzz_seconds" != 0 ]; then
