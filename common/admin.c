@@ -24,6 +24,7 @@
 
 #include "common/log.h"
 #include "common/metrics.h"
+#include "common/utf8.h"
 
 /* Probes and one scraper need a handful; the cap keeps a misbehaving client
  * from taking the process's descriptors. */
@@ -62,29 +63,6 @@ __attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char 
     log_warn("microhttpd", LOG_S("detail", msg));
 }
 
-/* Length of a well-formed UTF-8 sequence at s (RFC 3629: no overlongs, no
- * surrogates, nothing past U+10FFFF), 0 when it is not one. */
-static size_t utf8_seq(const unsigned char *s)
-{
-    if (s[0] >= 0xC2 && s[0] <= 0xDF)
-        return (s[1] & 0xC0) == 0x80 ? 2 : 0;
-    if (s[0] >= 0xE0 && s[0] <= 0xEF) {
-        if ((s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80)
-            return 0;
-        if ((s[0] == 0xE0 && s[1] < 0xA0) || (s[0] == 0xED && s[1] > 0x9F))
-            return 0;
-        return 3;
-    }
-    if (s[0] >= 0xF0 && s[0] <= 0xF4) {
-        if ((s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80 || (s[3] & 0xC0) != 0x80)
-            return 0;
-        if ((s[0] == 0xF0 && s[1] < 0x90) || (s[0] == 0xF4 && s[1] > 0x8F))
-            return 0;
-        return 4;
-    }
-    return 0;
-}
-
 /* Appends n bytes when they fit with a NUL after them; 0 otherwise. */
 static int put(char *buf, size_t size, size_t *len, const char *s, size_t n)
 {
@@ -104,6 +82,7 @@ static void put_json_string(char *buf, size_t size, size_t *len, const char *s,
                             size_t reserve)
 {
     const unsigned char *p = (const unsigned char *)(s ? s : "");
+    const unsigned char *end = p + strlen((const char *)p);
     size_t limit = size > reserve + 1 ? size - reserve - 1 : 0; /* 1 for the quote */
 
     if (!put(buf, size, len, "\"", 1))
@@ -122,7 +101,7 @@ static void put_json_string(char *buf, size_t size, size_t *len, const char *s,
         } else if (*p < 0x80) {
             tok = (const char *)p;
             n = 1;
-        } else if ((adv = utf8_seq(p)) > 0) {
+        } else if ((adv = utf8_seq_len(p, (size_t)(end - p))) > 0) {
             tok = (const char *)p;
             n = adv;
         } else {

@@ -16,43 +16,12 @@
 
 #include <cjson/cJSON.h>
 
-/* Strict UTF-8 (no overlongs, no surrogates) without NUL, which cJSON's
- * C strings would cut. */
+#include "common/utf8.h"
+
+/* Strict UTF-8 without NUL, which cJSON's C strings would cut. */
 static bool clean_utf8(const uint8_t *p, size_t n)
 {
-    size_t i = 0;
-    while (i < n) {
-        uint8_t b = p[i];
-        size_t len;
-        uint32_t cp;
-        if (b == 0)
-            return false;
-        if (b < 0x80) {
-            i++;
-            continue;
-        }
-        if (b >= 0xc2 && b <= 0xdf)
-            len = 2;
-        else if (b >= 0xe0 && b <= 0xef)
-            len = 3;
-        else if (b >= 0xf0 && b <= 0xf4)
-            len = 4;
-        else
-            return false;
-        cp = b & (0x7f >> len); /* the lead byte's payload bits */
-        if (n - i < len)
-            return false;
-        for (size_t k = 1; k < len; k++) {
-            if ((p[i + k] & 0xc0) != 0x80)
-                return false;
-            cp = cp << 6 | (p[i + k] & 0x3f);
-        }
-        if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-            (cp >= 0xd800 && cp <= 0xdfff))
-            return false;
-        i += len;
-    }
-    return true;
+    return n == 0 || (memchr(p, '\0', n) == NULL && utf8_valid(p, n));
 }
 
 /* {"base64": "..."} of p[0..n), for the caller to cJSON_Delete (or attach).

@@ -25,6 +25,7 @@
 #include <openssl/evp.h>
 
 #include "common/clock.h"
+#include "common/utf8.h"
 
 /* Largest integer a double holds exactly; bigger "ms" values are nonsense. */
 #define MAX_EXACT_INT 9007199254740992.0
@@ -70,41 +71,6 @@ static int oom(struct why *w)
     return refuse(w, RECOGNISE_INVALID_EVENT, "out of memory");
 }
 
-/* Length of the valid UTF-8 sequence at p (RFC 3629: no overlongs, no
- * surrogates, nothing above U+10FFFF), or 0 when invalid. */
-static size_t utf8_seq(const uint8_t *p, size_t left)
-{
-    uint8_t c = p[0];
-    size_t n;
-    uint32_t cp;
-
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF) {
-        n = 2;
-        cp = c & 0x1F;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        n = 3;
-        cp = c & 0x0F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        n = 4;
-        cp = c & 0x07;
-    } else {
-        return 0;
-    }
-    if (left < n)
-        return 0;
-    for (size_t i = 1; i < n; i++) {
-        if ((p[i] & 0xC0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (p[i] & 0x3F);
-    }
-    if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10FFFF ||
-        (cp >= 0xD800 && cp <= 0xDFFF))
-        return 0;
-    return n;
-}
-
 static int is_ws(uint8_t c)
 {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r';
@@ -129,7 +95,7 @@ static int scan_body(const uint8_t *b, size_t len, struct span **spans,
     *nspans = 0;
     for (size_t i = 0; i < len;) {
         uint8_t c = b[i];
-        size_t k = utf8_seq(b + i, len - i);
+        size_t k = utf8_seq_len(b + i, len - i);
 
         if (k == 0) {
             free(sp);

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/utf8.h"
 
 volatile sig_atomic_t replay_stop;
 
@@ -34,46 +35,9 @@ int replay_fail(int code, const char *fmt, ...)
 
 int replay_utf8_ok(const void *buf, size_t len)
 {
-    const unsigned char *s = buf;
-    size_t i = 0;
-
-    while (i < len) {
-        unsigned char c = s[i];
-        size_t n;
-        uint32_t cp;
-
-        if (c == 0)
-            return 0;
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        if (c >= 0xc2 && c <= 0xdf) {
-            n = 1;
-            cp = c & 0x1f;
-        } else if (c >= 0xe0 && c <= 0xef) {
-            n = 2;
-            cp = c & 0x0f;
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            n = 3;
-            cp = c & 0x07;
-        } else {
-            return 0; /* continuation byte first, overlong lead, or > U+10FFFF */
-        }
-        if (len - i <= n)
-            return 0;
-        for (size_t k = 1; k <= n; k++) {
-            if ((s[i + k] & 0xc0) != 0x80)
-                return 0;
-            cp = (cp << 6) | (s[i + k] & 0x3f);
-        }
-        /* Overlong forms, surrogates, and past the last code point. */
-        if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
-            (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-            return 0;
-        i += n + 1;
-    }
-    return 1;
+    /* A NUL would cut the C string cJSON is handed: such bytes go as base64.
+     * len 0 first: memchr must not see a NULL buf, even with a zero length. */
+    return len == 0 || (memchr(buf, '\0', len) == NULL && utf8_valid(buf, len));
 }
 
 cJSON *replay_json_base64(const void *buf, size_t len)

@@ -15,6 +15,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "common/utf8.h"
 #include "notifier/retry.h"
 
 void sink_request_clear(struct sink_request *r)
@@ -105,43 +106,6 @@ void sink_format_time(char *buf, size_t n, int64_t ms)
         buf[0] = '\0';
 }
 
-/* Decodes one UTF-8 character at s[0..n); returns its length (1..4) and the
- * code point, or 0 when the bytes are not a valid, shortest-form character. */
-static size_t utf8_decode(const unsigned char *s, size_t n, unsigned long *cp)
-{
-    unsigned long c;
-    size_t len;
-
-    if (s[0] < 0x80) {
-        *cp = s[0];
-        return 1;
-    }
-    if (s[0] >= 0xC2 && s[0] <= 0xDF) {
-        len = 2;
-        c = s[0] & 0x1F;
-    } else if (s[0] >= 0xE0 && s[0] <= 0xEF) {
-        len = 3;
-        c = s[0] & 0x0F;
-    } else if (s[0] >= 0xF0 && s[0] <= 0xF4) {
-        len = 4;
-        c = s[0] & 0x07;
-    } else {
-        return 0;
-    }
-    if (n < len)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-        c = (c << 6) | (s[i] & 0x3F);
-    }
-    if ((len == 3 && c < 0x800) || (len == 4 && (c < 0x10000 || c > 0x10FFFF)) ||
-        (c >= 0xD800 && c <= 0xDFFF))
-        return 0;
-    *cp = c;
-    return len;
-}
-
 size_t sink_utf8_sanitize(char *dst, size_t dst_size, const void *src,
                           size_t src_len, size_t max_chars, int keep_newlines)
 {
@@ -152,24 +116,24 @@ size_t sink_utf8_sanitize(char *dst, size_t dst_size, const void *src,
     if (!dst || dst_size == 0)
         return 0;
     while (s && i < src_len) {
-        unsigned long cp;
-        size_t len = utf8_decode(s + i, src_len - i, &cp);
+        unsigned char c = s[i];
+        size_t len = utf8_seq_len(s + i, src_len - i);
         size_t units;
         const char *bytes = (const char *)s + i;
         size_t nbytes = len;
 
         if (len == 0) {
             len = 1;
-            cp = 0xFFFD;
             bytes = replacement;
             nbytes = 3;
+        } else if (len == 1 && (c < 0x20 || c == 0x7F) &&
+                   !(keep_newlines && (c == '\n' || c == '\t'))) {
+            i++; /* a control character: dropped */
+            continue;
         }
         i += len;
-        if (cp < 0x20 || cp == 0x7F) {
-            if (!(keep_newlines && (cp == '\n' || cp == '\t')))
-                continue;
-        }
-        units = cp >= 0x10000 ? 2 : 1;
+        /* Only a 4-byte sequence (U+10000 and up) is two UTF-16 units. */
+        units = nbytes == 4 ? 2 : 1;
         if (chars + units > max_chars || o + nbytes >= dst_size)
             break;
         memcpy(dst + o, bytes, nbytes);
