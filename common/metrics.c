@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/sbuf.h"
 
 /* A label set built from request data (a status code, a queue) must not eat
  * the heap; past this many series a family drops new ones with one warning. */
@@ -422,41 +423,6 @@ char *metrics_labels(char *buf, size_t n, ...)
     return buf;
 }
 
-/* A growable output buffer; after an allocation failure every append is a
- * no-op and oom stays set, so rendering checks once at the end. */
-struct sbuf {
-    char *p;
-    size_t len, cap;
-    int oom;
-};
-
-static void sb_add(struct sbuf *b, const char *s, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->cap - b->len <= n) {
-        size_t cap = b->cap ? b->cap : 4096;
-        char *p;
-        while (cap - b->len <= n)
-            cap *= 2;
-        p = realloc(b->p, cap);
-        if (!p) {
-            b->oom = 1;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void sb_str(struct sbuf *b, const char *s)
-{
-    sb_add(b, s, strlen(s));
-}
-
 /* Prometheus spelling: NaN, +Inf, -Inf; integers without a decimal point;
  * otherwise the shortest %g that reads back as the same double. */
 static void format_number(char *buf, size_t n, double v)
@@ -478,64 +444,64 @@ static void format_number(char *buf, size_t n, double v)
     }
 }
 
-static void sb_num(struct sbuf *b, double v)
+static void render_number(struct sbuf *b, double v)
 {
     char num[64];
 
     format_number(num, sizeof(num), v);
-    sb_str(b, num);
+    sbuf_puts(b, num);
 }
 
 /* name + suffix + {labels[,extra]} — braces only when there is a label. */
-static void sb_sample_name(struct sbuf *b, const char *name, const char *suffix,
-                           const char *labels, const char *extra)
+static void render_sample_name(struct sbuf *b, const char *name, const char *suffix,
+                               const char *labels, const char *extra)
 {
     int has_labels = labels[0] != '\0';
 
-    sb_str(b, name);
-    sb_str(b, suffix);
+    sbuf_puts(b, name);
+    sbuf_puts(b, suffix);
     if (!has_labels && !extra)
         return;
-    sb_str(b, "{");
-    sb_str(b, labels);
+    sbuf_puts(b, "{");
+    sbuf_puts(b, labels);
     if (extra) {
         if (has_labels)
-            sb_str(b, ",");
-        sb_str(b, extra);
+            sbuf_puts(b, ",");
+        sbuf_puts(b, extra);
     }
-    sb_str(b, "}");
+    sbuf_puts(b, "}");
 }
 
 static void render_family(struct sbuf *b, const struct metrics_family *f)
 {
-    sb_str(b, "# HELP ");
-    sb_str(b, f->name);
-    sb_str(b, " ");
+    sbuf_puts(b, "# HELP ");
+    sbuf_puts(b, f->name);
+    sbuf_puts(b, " ");
     for (const char *p = f->help; *p; p++) {
         if (*p == '\\')
-            sb_str(b, "\\\\");
+            sbuf_puts(b, "\\\\");
         else if (*p == '\n')
-            sb_str(b, "\\n");
+            sbuf_puts(b, "\\n");
         else
-            sb_add(b, p, 1);
+            sbuf_add(b, p, 1);
     }
-    sb_str(b, "\n# TYPE ");
-    sb_str(b, f->name);
-    sb_str(b, " ");
-    sb_str(b, type_name(f->type));
-    sb_str(b, "\n");
+    sbuf_puts(b, "\n# TYPE ");
+    sbuf_puts(b, f->name);
+    sbuf_puts(b, " ");
+    sbuf_puts(b, type_name(f->type));
+    sbuf_puts(b, "\n");
 
     if (f->type != METRICS_HISTOGRAM) {
         /* Dashboards and alerts see an unlabeled family from the start. */
         if (f->nseries == 0 && !f->labeled) {
-            sb_str(b, f->name);
-            sb_str(b, " 0\n");
+            sbuf_puts(b, f->name);
+            sbuf_puts(b, " 0\n");
         }
         for (size_t i = 0; i < f->nseries; i++) {
-            sb_sample_name(b, f->name, "", f->series[i]->labels, NULL);
-            sb_str(b, " ");
-            sb_num(b, f->series[i]->value);
-            sb_str(b, "\n");
+            render_sample_name(b, f->name, "", f->series[i]->labels, NULL);
+            sbuf_puts(b, " ");
+            render_number(b, f->series[i]->value);
+            sbuf_puts(b, "\n");
         }
         return;
     }
@@ -548,42 +514,34 @@ static void render_family(struct sbuf *b, const struct metrics_family *f)
             cum += s->buckets[j];
             format_number(num, sizeof(num), j < f->nbounds ? f->bounds[j] : INFINITY);
             snprintf(le, sizeof(le), "le=\"%s\"", num);
-            sb_sample_name(b, f->name, "_bucket", s->labels, le);
-            sb_str(b, " ");
-            sb_num(b, (double)cum);
-            sb_str(b, "\n");
+            render_sample_name(b, f->name, "_bucket", s->labels, le);
+            sbuf_puts(b, " ");
+            render_number(b, (double)cum);
+            sbuf_puts(b, "\n");
         }
-        sb_sample_name(b, f->name, "_sum", s->labels, NULL);
-        sb_str(b, " ");
-        sb_num(b, s->sum);
-        sb_str(b, "\n");
-        sb_sample_name(b, f->name, "_count", s->labels, NULL);
-        sb_str(b, " ");
-        sb_num(b, (double)s->count);
-        sb_str(b, "\n");
+        render_sample_name(b, f->name, "_sum", s->labels, NULL);
+        sbuf_puts(b, " ");
+        render_number(b, s->sum);
+        sbuf_puts(b, "\n");
+        render_sample_name(b, f->name, "_count", s->labels, NULL);
+        sbuf_puts(b, " ");
+        render_number(b, (double)s->count);
+        sbuf_puts(b, "\n");
     }
 }
 
 enum qa_err metrics_render(char **out, size_t *len)
 {
-    struct sbuf b = { 0 };
+    struct sbuf b;
 
-    *out = NULL;
-    if (len)
-        *len = 0;
-    sb_str(&b, ""); /* an empty registry still renders a valid empty string */
+    sbuf_init(&b);
     pthread_mutex_lock(&metrics_lock);
     for (const struct metrics_family *f = families_head; f; f = f->next)
         render_family(&b, f);
     pthread_mutex_unlock(&metrics_lock);
-    if (b.oom) {
-        free(b.p);
-        return QA_ERR_NOMEM;
-    }
-    *out = b.p;
-    if (len)
-        *len = b.len;
-    return QA_OK;
+    /* An empty registry still renders a valid empty string. */
+    *out = sbuf_take(&b, len);
+    return *out ? QA_OK : QA_ERR_NOMEM;
 }
 
 void metrics_build_info(const char *program, const char *version)

@@ -18,63 +18,30 @@
 
 #include <cjson/cJSON.h>
 
+#include "common/sbuf.h"
+
 /* Deeper nesting than this is not a schema anyone writes; it protects the
  * stack from hostile input (schemas can come from a registry). */
 #define SCHEMA_MAX_DEPTH 64
 
-/* The canonical form grows in this buffer. */
-struct sbuf {
-    char *p;
-    size_t len, cap;
-    bool oom;
-};
-
-static void sb_put(struct sbuf *b, const char *s, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) {
-            b->oom = true;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void sb_puts(struct sbuf *b, const char *s)
-{
-    sb_put(b, s, strlen(s));
-}
-
 /* [STRINGS]: escapes are replaced by their UTF-8 (cJSON already decoded
  * them); only what JSON itself requires is escaped again. */
-static void sb_string(struct sbuf *b, const char *s)
+static void put_string(struct sbuf *b, const char *s)
 {
-    sb_put(b, "\"", 1);
+    sbuf_add(b, "\"", 1);
     for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
-        char esc[8];
+        char esc[2];
         if (*c == '"' || *c == '\\') {
             esc[0] = '\\';
             esc[1] = (char)*c;
-            sb_put(b, esc, 2);
+            sbuf_add(b, esc, 2);
         } else if (*c < 0x20) {
-            int n = snprintf(esc, sizeof(esc), "\\u%04x", *c);
-            if (n > 0 && (size_t)n < sizeof(esc))
-                sb_put(b, esc, (size_t)n);
+            sbuf_printf(b, "\\u%04x", *c);
         } else {
-            sb_put(b, (const char *)c, 1);
+            sbuf_add(b, (const char *)c, 1);
         }
     }
-    sb_put(b, "\"", 1);
+    sbuf_add(b, "\"", 1);
 }
 
 static const char *const primitives[] = {
@@ -151,10 +118,10 @@ static void emit_named(struct canon *c, const cJSON *s, const char *type,
         goto out;
     }
 
-    sb_puts(&c->out, "{\"name\":");
-    sb_string(&c->out, full);
-    sb_puts(&c->out, ",\"type\":");
-    sb_string(&c->out, type);
+    sbuf_puts(&c->out, "{\"name\":");
+    put_string(&c->out, full);
+    sbuf_puts(&c->out, ",\"type\":");
+    put_string(&c->out, type);
 
     if (strcmp(type, "record") == 0 || strcmp(type, "error") == 0) {
         const cJSON *fields = cJSON_GetObjectItemCaseSensitive(s, "fields");
@@ -164,7 +131,7 @@ static void emit_named(struct canon *c, const cJSON *s, const char *type,
             fail(c, "record without a fields array", full);
             goto out;
         }
-        sb_puts(&c->out, ",\"fields\":[");
+        sbuf_puts(&c->out, ",\"fields\":[");
         cJSON_ArrayForEach(f, fields) {
             const cJSON *fname = cJSON_GetObjectItemCaseSensitive(f, "name");
             const cJSON *ftype = cJSON_GetObjectItemCaseSensitive(f, "type");
@@ -172,14 +139,14 @@ static void emit_named(struct canon *c, const cJSON *s, const char *type,
                 fail(c, "field without a name or type in", full);
                 goto out;
             }
-            sb_puts(&c->out, first ? "{\"name\":" : ",{\"name\":");
+            sbuf_puts(&c->out, first ? "{\"name\":" : ",{\"name\":");
             first = false;
-            sb_string(&c->out, fname->valuestring);
-            sb_puts(&c->out, ",\"type\":");
+            put_string(&c->out, fname->valuestring);
+            sbuf_puts(&c->out, ",\"type\":");
             emit(c, ftype, inner_ns, depth + 1);
-            sb_puts(&c->out, "}");
+            sbuf_puts(&c->out, "}");
         }
-        sb_puts(&c->out, "]");
+        sbuf_puts(&c->out, "]");
     } else if (strcmp(type, "enum") == 0) {
         const cJSON *syms = cJSON_GetObjectItemCaseSensitive(s, "symbols");
         const cJSON *sym;
@@ -188,18 +155,18 @@ static void emit_named(struct canon *c, const cJSON *s, const char *type,
             fail(c, "enum without a symbols array", full);
             goto out;
         }
-        sb_puts(&c->out, ",\"symbols\":[");
+        sbuf_puts(&c->out, ",\"symbols\":[");
         cJSON_ArrayForEach(sym, syms) {
             if (!cJSON_IsString(sym)) {
                 fail(c, "enum symbol that is not a string in", full);
                 goto out;
             }
             if (!first)
-                sb_puts(&c->out, ",");
+                sbuf_puts(&c->out, ",");
             first = false;
-            sb_string(&c->out, sym->valuestring);
+            put_string(&c->out, sym->valuestring);
         }
-        sb_puts(&c->out, "]");
+        sbuf_puts(&c->out, "]");
     } else { /* fixed */
         const cJSON *size = cJSON_GetObjectItemCaseSensitive(s, "size");
         char num[32];
@@ -214,10 +181,10 @@ static void emit_named(struct canon *c, const cJSON *s, const char *type,
             fail(c, "fixed size", full);
             goto out;
         }
-        sb_puts(&c->out, ",\"size\":");
-        sb_puts(&c->out, num);
+        sbuf_puts(&c->out, ",\"size\":");
+        sbuf_puts(&c->out, num);
     }
-    sb_puts(&c->out, "}");
+    sbuf_puts(&c->out, "}");
 out:
     free(inner_ns);
     free(full);
@@ -234,7 +201,7 @@ static void emit(struct canon *c, const cJSON *s, const char *ns, int depth)
     if (cJSON_IsString(s)) {
         /* [PRIMITIVES] stay as they are; other names are references. */
         if (is_primitive(s->valuestring)) {
-            sb_string(&c->out, s->valuestring);
+            put_string(&c->out, s->valuestring);
         } else {
             char *full = full_name(s->valuestring, ns);
             if (!full) {
@@ -242,7 +209,7 @@ static void emit(struct canon *c, const cJSON *s, const char *ns, int depth)
                                  "schema: out of memory");
                 return;
             }
-            sb_string(&c->out, full);
+            put_string(&c->out, full);
             free(full);
         }
         return;
@@ -250,14 +217,14 @@ static void emit(struct canon *c, const cJSON *s, const char *ns, int depth)
     if (cJSON_IsArray(s)) { /* a union */
         const cJSON *b;
         bool first = true;
-        sb_puts(&c->out, "[");
+        sbuf_puts(&c->out, "[");
         cJSON_ArrayForEach(b, s) {
             if (!first)
-                sb_puts(&c->out, ",");
+                sbuf_puts(&c->out, ",");
             first = false;
             emit(c, b, ns, depth + 1);
         }
-        sb_puts(&c->out, "]");
+        sbuf_puts(&c->out, "]");
         return;
     }
     if (!cJSON_IsObject(s)) {
@@ -275,7 +242,7 @@ static void emit(struct canon *c, const cJSON *s, const char *ns, int depth)
     }
     const char *t = type->valuestring;
     if (is_primitive(t)) {
-        sb_string(&c->out, t); /* [PRIMITIVES], [STRIP] of the attributes */
+        put_string(&c->out, t); /* [PRIMITIVES], [STRIP] of the attributes */
     } else if (strcmp(t, "record") == 0 || strcmp(t, "error") == 0 ||
                strcmp(t, "enum") == 0 || strcmp(t, "fixed") == 0) {
         emit_named(c, s, t, ns, depth);
@@ -285,18 +252,18 @@ static void emit(struct canon *c, const cJSON *s, const char *ns, int depth)
             fail(c, "array without items", NULL);
             return;
         }
-        sb_puts(&c->out, "{\"type\":\"array\",\"items\":");
+        sbuf_puts(&c->out, "{\"type\":\"array\",\"items\":");
         emit(c, items, ns, depth + 1);
-        sb_puts(&c->out, "}");
+        sbuf_puts(&c->out, "}");
     } else if (strcmp(t, "map") == 0) {
         const cJSON *values = cJSON_GetObjectItemCaseSensitive(s, "values");
         if (!values) {
             fail(c, "map without values", NULL);
             return;
         }
-        sb_puts(&c->out, "{\"type\":\"map\",\"values\":");
+        sbuf_puts(&c->out, "{\"type\":\"map\",\"values\":");
         emit(c, values, ns, depth + 1);
-        sb_puts(&c->out, "}");
+        sbuf_puts(&c->out, "}");
     } else {
         /* {"type":"qalert.Source"}: a reference written as an object. */
         emit(c, type, ns, depth + 1);
@@ -322,14 +289,12 @@ enum qa_err schema_canonical_form(const char *json, char **out, char *errstr,
     emit(&c, root, NULL, 0);
     if (!c.err && c.out.oom)
         c.err = qa_errf(errstr, errstr_size, QA_ERR_NOMEM, "schema: out of memory");
-    if (!c.err && !c.out.p)
+    if (!c.err && c.out.len == 0)
         c.err = qa_errf(errstr, errstr_size, QA_ERR_INVALID, "schema: empty");
-    if (!c.err) {
-        *out = c.out.p;
-        c.out.p = NULL;
-    }
+    if (!c.err)
+        *out = sbuf_take(&c.out, NULL);
 out:
-    free(c.out.p);
+    sbuf_free(&c.out);
     cJSON_Delete(root);
     return c.err;
 }

@@ -13,40 +13,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/sbuf.h"
+
 #define SLA_STATE_VERSION 1
 
-struct wbuf {
-    uint8_t *p;
-    size_t n, cap;
-    bool fail;
-};
-
-static void put_bytes(struct wbuf *b, const void *src, size_t n)
+static void put_u8(struct sbuf *b, uint8_t v)
 {
-    if (b->fail)
-        return;
-    if (b->n + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 64;
-        uint8_t *p;
-        while (cap < b->n + n)
-            cap *= 2;
-        if (!(p = realloc(b->p, cap))) {
-            b->fail = true;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, src, n);
-    b->n += n;
+    sbuf_add(b, &v, 1);
 }
 
-static void put_u8(struct wbuf *b, uint8_t v)
-{
-    put_bytes(b, &v, 1);
-}
-
-static void put_i64(struct wbuf *b, int64_t v)
+static void put_i64(struct sbuf *b, int64_t v)
 {
     uint64_t z = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
     uint8_t tmp[10];
@@ -59,10 +35,10 @@ static void put_i64(struct wbuf *b, int64_t v)
             tmp[n] |= 0x80;
         n++;
     } while (z);
-    put_bytes(b, tmp, n);
+    sbuf_add(b, tmp, n);
 }
 
-static void put_f64(struct wbuf *b, double d)
+static void put_f64(struct sbuf *b, double d)
 {
     uint64_t u;
     uint8_t tmp[8];
@@ -70,17 +46,17 @@ static void put_f64(struct wbuf *b, double d)
     memcpy(&u, &d, sizeof(u));
     for (int i = 0; i < 8; i++)
         tmp[i] = (uint8_t)(u >> (8 * i));
-    put_bytes(b, tmp, 8);
+    sbuf_add(b, tmp, 8);
 }
 
 /* length + 1, so that 0 means NULL */
-static void put_str(struct wbuf *b, const char *s)
+static void put_str(struct sbuf *b, const char *s)
 {
     size_t n = s ? strlen(s) : 0;
 
     put_i64(b, s ? (int64_t)n + 1 : 0);
     if (s)
-        put_bytes(b, s, n);
+        sbuf_add(b, s, n);
 }
 
 struct rbuf {
@@ -147,7 +123,7 @@ static char *get_str(struct rbuf *b, bool *ok)
     return s;
 }
 
-static void encode_conv(struct wbuf *b, const struct sla_conv *c)
+static void encode_conv(struct sbuf *b, const struct sla_conv *c)
 {
     put_u8(b, c->ended);
     if (c->ended) {
@@ -162,7 +138,7 @@ static void encode_conv(struct wbuf *b, const struct sla_conv *c)
     put_str(b, c->start_event_id);
 }
 
-static void encode_alert(struct wbuf *b, const struct sla_alert_state *st)
+static void encode_alert(struct sbuf *b, const struct sla_alert_state *st)
 {
     put_u8(b, (uint8_t)st->alarm);
     put_str(b, st->queue_id);
@@ -183,7 +159,7 @@ static void encode_alert(struct wbuf *b, const struct sla_alert_state *st)
     put_u8(b, (uint8_t)(st->sl_low | (st->qs_low << 1)));
 }
 
-static void encode_window(struct wbuf *b, const struct sla_window *w)
+static void encode_window(struct sbuf *b, const struct sla_window *w)
 {
     put_str(b, w->queue_id);
     put_str(b, w->media);
@@ -195,7 +171,7 @@ static void encode_window(struct wbuf *b, const struct sla_window *w)
 }
 
 /* Encodes the current value of a state key into b; false: a tombstone. */
-static bool encode_key(const struct sla_engine *e, const char *key, struct wbuf *b)
+static bool encode_key(const struct sla_engine *e, const char *key, struct sbuf *b)
 {
     const void *v;
 
@@ -227,26 +203,27 @@ static bool encode_key(const struct sla_engine *e, const char *key, struct wbuf 
 enum qa_err sla_engine_drain_changes(struct sla_engine *e, sla_change_fn fn, void *opaque,
                                      char *errstr, size_t errstr_size)
 {
-    struct wbuf b = { 0 };
+    struct sbuf b;
     enum qa_err err = QA_OK;
 
+    sbuf_init(&b);
     while (e->dirty.head) {
         const char *key = e->dirty.head->key;
         bool live;
-        b.n = 0;
+        sbuf_reset(&b);
         live = encode_key(e, key, &b);
-        if (b.fail) {
+        if (b.oom) {
             err = qa_errf(errstr, errstr_size, QA_ERR_NOMEM, "sla: out of memory encoding state");
             goto out;
         }
-        if ((err = fn(key, strlen(key), live ? b.p : NULL, live ? b.n : 0, opaque))) {
+        if ((err = fn(key, strlen(key), live ? b.p : NULL, live ? b.len : 0, opaque))) {
             qa_errf(errstr, errstr_size, err, "sla: the changelog writer refused %s", key);
             goto out;
         }
         sla_map_remove_entry(&e->dirty, e->dirty.head);
     }
 out:
-    free(b.p);
+    sbuf_free(&b);
     return err;
 }
 
