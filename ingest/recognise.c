@@ -541,7 +541,7 @@ out:
     free(id);
     free(corr);
     if (rc)
-        recognise_event_clear(ev);
+        codec_raw_event_clear(ev);
     return rc;
 }
 
@@ -633,27 +633,12 @@ out:
     return err;
 }
 
-void recognise_event_clear(struct raw_event *ev)
-{
-    if (!ev)
-        return;
-    free(ev->event_id);
-    free(ev->event_type);
-    free(ev->queue_id);
-    free(ev->queue_name);
-    free(ev->conversation_id);
-    free(ev->media_type);
-    free(ev->acd_outcome);
-    free(ev->body);
-    memset(ev, 0, sizeof(*ev));
-}
-
 void recognise_batch_clear(struct recognise_batch *b)
 {
     if (!b)
         return;
     for (size_t i = 0; b->events && i < b->nevents; i++)
-        recognise_event_clear(&b->events[i]);
+        codec_raw_event_clear(&b->events[i]);
     free(b->events);
     b->events = NULL;
     b->nevents = 0;

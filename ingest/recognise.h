@@ -56,12 +56,9 @@ enum qa_err recognise_body(const void *body, size_t len,
                            enum recognise_code *code, char *errstr,
                            size_t errstr_size);
 
-/* Frees every event and its members; safe on a zeroed batch. */
+/* Frees every event and its members (codec_raw_event_clear() frees one);
+ * safe on a zeroed batch. */
 void recognise_batch_clear(struct recognise_batch *b);
-
-/* Frees the members of one event (the same ownership as
- * codec_raw_event_clear(), without depending on the codec). */
-void recognise_event_clear(struct raw_event *ev);
 
 /* "invalid_json", "invalid_event" (the HTTP error codes), "ok". */
 const char *recognise_code_name(enum recognise_code code);
