@@ -24,6 +24,7 @@
 
 #include "common/log.h"
 #include "common/metrics.h"
+#include "common/sbuf.h"
 #include "common/utf8.h"
 
 /* Probes and one scraper need a handful; the cap keeps a misbehaving client
@@ -63,17 +64,6 @@ __attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char 
     log_warn("microhttpd", LOG_S("detail", msg));
 }
 
-/* Appends n bytes when they fit with a NUL after them; 0 otherwise. */
-static int put(char *buf, size_t size, size_t *len, const char *s, size_t n)
-{
-    if (*len >= size || n >= size - *len)
-        return 0;
-    memcpy(buf + *len, s, n);
-    *len += n;
-    buf[*len] = '\0';
-    return 1;
-}
-
 /* Appends s as a quoted JSON string. Messages may carry bytes a client
  * sent, so control characters are escaped and invalid UTF-8 becomes U+FFFD.
  * When the buffer runs short the text is cut at a character boundary and the
@@ -85,7 +75,7 @@ static void put_json_string(char *buf, size_t size, size_t *len, const char *s,
     const unsigned char *end = p + strlen((const char *)p);
     size_t limit = size > reserve + 1 ? size - reserve - 1 : 0; /* 1 for the quote */
 
-    if (!put(buf, size, len, "\"", 1))
+    if (!sbuf_fixed_add(buf, size, len, "\"", 1))
         return;
     while (*p) {
         char esc[8];
@@ -109,11 +99,11 @@ static void put_json_string(char *buf, size_t size, size_t *len, const char *s,
             n = 6;
             adv = 1;
         }
-        if (!put(buf, limit, len, tok, n))
+        if (!sbuf_fixed_add(buf, limit, len, tok, n))
             break;
         p += adv;
     }
-    put(buf, size, len, "\"", 1);
+    sbuf_fixed_add(buf, size, len, "\"", 1);
 }
 
 static enum MHD_Result respond_with(struct MHD_Connection *conn, unsigned status,
@@ -152,11 +142,11 @@ static enum MHD_Result respond_error_allow(struct MHD_Connection *conn, unsigned
     char body[1024];
     size_t len = 0;
 
-    put(body, sizeof(body), &len, "{\"error\":", 9);
+    sbuf_fixed_add(body, sizeof(body), &len, "{\"error\":", 9);
     put_json_string(body, sizeof(body), &len, code, 16);
-    put(body, sizeof(body), &len, ",\"message\":", 11);
+    sbuf_fixed_add(body, sizeof(body), &len, ",\"message\":", 11);
     put_json_string(body, sizeof(body), &len, message, 2);
-    put(body, sizeof(body), &len, "}", 1);
+    sbuf_fixed_add(body, sizeof(body), &len, "}", 1);
     return respond_with(conn, status, JSON_TYPE, body, len, allow);
 }
 
@@ -177,9 +167,9 @@ static enum MHD_Result respond_ready(struct MHD_Connection *conn, admin_ready_fn
     if (!ready || ready(opaque, why, sizeof(why)))
         return respond_with(conn, MHD_HTTP_OK, JSON_TYPE, ok, sizeof(ok) - 1, NULL);
     why[sizeof(why) - 1] = '\0'; /* the callback is the daemon's; trust it less */
-    put(body, sizeof(body), &len, "{\"status\":\"not_ready\",\"reason\":", 31);
+    sbuf_fixed_add(body, sizeof(body), &len, "{\"status\":\"not_ready\",\"reason\":", 31);
     put_json_string(body, sizeof(body), &len, why[0] ? why : "not ready", 2);
-    put(body, sizeof(body), &len, "}", 1);
+    sbuf_fixed_add(body, sizeof(body), &len, "}", 1);
     return respond_with(conn, MHD_HTTP_SERVICE_UNAVAILABLE, JSON_TYPE, body, len, NULL);
 }
 

@@ -373,17 +373,6 @@ void metrics_remove(struct metrics_family *f, const char *labels)
     pthread_mutex_unlock(&metrics_lock);
 }
 
-/* Appends s[0..n) at *len when it fits with a NUL after it; 0 otherwise. */
-static int put(char *buf, size_t size, size_t *len, const char *s, size_t n)
-{
-    if (*len >= size || n >= size - *len)
-        return 0;
-    memcpy(buf + *len, s, n);
-    *len += n;
-    buf[*len] = '\0';
-    return 1;
-}
-
 char *metrics_labels(char *buf, size_t n, ...)
 {
     va_list ap;
@@ -397,20 +386,21 @@ char *metrics_labels(char *buf, size_t n, ...)
     while ((k = va_arg(ap, const char *)) != NULL) {
         const char *v = va_arg(ap, const char *);
         size_t start = len;
-        int ok = (len == 0 || put(buf, n, &len, ",", 1)) && put(buf, n, &len, k, strlen(k)) &&
-                 put(buf, n, &len, "=\"", 2);
+        int ok = (len == 0 || sbuf_fixed_add(buf, n, &len, ",", 1)) &&
+                 sbuf_fixed_add(buf, n, &len, k, strlen(k)) &&
+                 sbuf_fixed_add(buf, n, &len, "=\"", 2);
 
         for (const char *p = v ? v : ""; ok && *p; p++) {
             if (*p == '\\')
-                ok = put(buf, n, &len, "\\\\", 2);
+                ok = sbuf_fixed_add(buf, n, &len, "\\\\", 2);
             else if (*p == '"')
-                ok = put(buf, n, &len, "\\\"", 2);
+                ok = sbuf_fixed_add(buf, n, &len, "\\\"", 2);
             else if (*p == '\n')
-                ok = put(buf, n, &len, "\\n", 2);
+                ok = sbuf_fixed_add(buf, n, &len, "\\n", 2);
             else
-                ok = put(buf, n, &len, p, 1);
+                ok = sbuf_fixed_add(buf, n, &len, p, 1);
         }
-        ok = ok && put(buf, n, &len, "\"", 1);
+        ok = ok && sbuf_fixed_add(buf, n, &len, "\"", 1);
         if (!ok) {
             /* Never leave half a pair (an open quote would break the whole
              * exposition): drop the pair that did not fit and the rest. */

@@ -124,3 +124,14 @@ void sbuf_free(struct sbuf *b)
     free(b->p);
     sbuf_init(b);
 }
+
+bool sbuf_fixed_add(char *buf, size_t size, size_t *len, const void *s, size_t n)
+{
+    if (*len >= size || n >= size - *len)
+        return false;
+    if (n)
+        memcpy(buf + *len, s, n);
+    *len += n;
+    buf[*len] = '\0';
+    return true;
+}

@@ -45,4 +45,10 @@ char *sbuf_take(struct sbuf *b, size_t *len);
 /* Frees the buffer and leaves b empty (oom cleared), ready for reuse. */
 void sbuf_free(struct sbuf *b);
 
+/* For text that must stay within a caller's fixed array buf[size] (a reply
+ * with a hard cap, a label set): appends s[0..n) after the *len bytes there
+ * when they fit with a NUL after them and returns true; returns false and
+ * changes nothing when they do not. */
+bool sbuf_fixed_add(char *buf, size_t size, size_t *len, const void *s, size_t n);
+
 #endif

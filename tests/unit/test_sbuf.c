@@ -2,7 +2,8 @@
  * test_sbuf.c — the growable buffer: growth across the first capacity and
  * many doublings, embedded NULs, printf output longer than the room left,
  * the oom flag (an overflowing size sets it without allocating; afterwards
- * every append is a no-op and take gives NULL), take/reset/free.
+ * every append is a no-op and take gives NULL), take/reset/free, and the
+ * bounded append into a fixed array at its exact limit.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -165,6 +166,36 @@ static void test_oom_sticks(void **state)
     sbuf_free(&b);
 }
 
+static void test_fixed(void **state)
+{
+    char buf[8];
+    size_t len = 0;
+
+    (void)state;
+    assert_true(sbuf_fixed_add(buf, sizeof(buf), &len, "abc", 3));
+    assert_string_equal(buf, "abc");
+    /* 5 more would fill all 8 bytes and leave none for the NUL. */
+    assert_false(sbuf_fixed_add(buf, sizeof(buf), &len, "defgh", 5));
+    assert_int_equal(len, 3);
+    assert_string_equal(buf, "abc");
+    assert_true(sbuf_fixed_add(buf, sizeof(buf), &len, "def", 3));
+    assert_int_equal(len, 6);
+    assert_true(sbuf_fixed_add(buf, sizeof(buf), &len, "g", 1)); /* the last byte is the NUL's */
+    assert_string_equal(buf, "abcdefg");
+    assert_false(sbuf_fixed_add(buf, sizeof(buf), &len, "h", 1));
+    assert_true(sbuf_fixed_add(buf, sizeof(buf), &len, "", 0)); /* nothing always fits */
+    assert_int_equal(len, 7);
+    len = 8; /* a length already at the end of the array, or past it */
+    assert_false(sbuf_fixed_add(buf, sizeof(buf), &len, "", 0));
+    len = 9;
+    assert_false(sbuf_fixed_add(buf, sizeof(buf), &len, "", 0));
+    assert_int_equal(len, 9);
+    len = 0;
+    assert_false(sbuf_fixed_add(buf, 0, &len, "", 0));
+    assert_false(sbuf_fixed_add(buf, sizeof(buf), &len, "x", SIZE_MAX));
+    assert_int_equal(len, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -173,6 +204,7 @@ int main(void)
         cmocka_unit_test(test_binary),
         cmocka_unit_test(test_printf),
         cmocka_unit_test(test_oom_sticks),
+        cmocka_unit_test(test_fixed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
