@@ -1,9 +1,11 @@
 /*
  * cli.c — see cli.h. Shared so the four binaries answer --help, --version
- * and bad settings identically.
+ * and bad settings identically, and install their signal handlers alike.
  */
 #include "common/cli.h"
 
+#include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,4 +47,19 @@ int cli_bad_config(const char *program, const char *setting, const char *reason)
 {
     fprintf(stderr, "%s: %s: %s\n", program, setting, reason);
     return 2;
+}
+
+void cli_catch_signals(void (*handler)(int), ...)
+{
+    struct sigaction sa;
+    va_list ap;
+    int sig;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = handler;
+    sigemptyset(&sa.sa_mask);
+    va_start(ap, handler);
+    while ((sig = va_arg(ap, int)) != 0)
+        sigaction(sig, &sa, NULL);
+    va_end(ap);
 }

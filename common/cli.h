@@ -17,4 +17,10 @@ int cli_start(struct cfg *cfg, const char *program, int argc, char **argv);
  * checks main() makes after parsing (a policy file that does not load). */
 int cli_bad_config(const char *program, const char *setting, const char *reason);
 
+/* Routes each signal of the 0-terminated list to handler with sigaction
+ * (empty mask, no SA_RESTART, so a blocking call returns EINTR and the main
+ * loop notices soon): cli_catch_signals(on_signal, SIGTERM, SIGINT, 0).
+ * The handler should only set a volatile sig_atomic_t. */
+void cli_catch_signals(void (*handler)(int), ...);
+
 #endif

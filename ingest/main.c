@@ -20,6 +20,7 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "common/registry.h"
 #include "ingest/auth.h"
 #include "ingest/publisher.h"
 #include "ingest/server.h"
@@ -169,7 +170,6 @@ static int run(struct cfg *cfg)
     struct publisher *pub = NULL;
     struct server *srv = NULL;
     struct server_opts so;
-    struct sigaction sa;
     char err[512];
     int rc = 1, left;
     int64_t deadline;
@@ -186,6 +186,16 @@ static int run(struct cfg *cfg)
     cfg_log_effective(cfg);
     if (codec_init(err, sizeof(err))) {
         log_error("codec", LOG_S("reason", err));
+        goto out;
+    }
+    switch (registry_setup(cfg, err, sizeof(err))) {
+    case QA_OK:
+        break;
+    case QA_ERR_INVALID: /* a malformed setting */
+        rc = 2;
+        /* fall through */
+    default:
+        log_error("schema registry", LOG_S("reason", err));
         goto out;
     }
     metrics_build_info("qalert-ingest", QALERT_VERSION);
@@ -205,12 +215,7 @@ static int run(struct cfg *cfg)
         rc = strstr(err, "cannot listen") ? 1 : 2;
         goto out;
     }
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
+    cli_catch_signals(on_signal, SIGTERM, SIGINT, SIGHUP, 0);
     signal(SIGPIPE, SIG_IGN);
     log_info("listening", LOG_S("addr", so.addr), LOG_I("port", server_port(srv)),
              LOG_S("topic", cfg_str(cfg, "topic-raw")));

@@ -21,6 +21,7 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "common/registry.h"
 #include "notifier/delivery.h"
 
 static const char program[] = "qalert-notifier";
@@ -133,7 +134,6 @@ static int run(struct cfg *cfg)
     struct delivery_config dc;
     struct delivery *d = NULL;
     struct admin_server *admin = NULL;
-    struct sigaction sa;
     char err[512];
     int rc = 1;
 
@@ -171,6 +171,16 @@ static int run(struct cfg *cfg)
         log_error("codec", LOG_S("reason", err));
         goto out;
     }
+    switch (registry_setup(cfg, err, sizeof(err))) {
+    case QA_OK:
+        break;
+    case QA_ERR_INVALID: /* a malformed setting */
+        rc = 2;
+        /* fall through */
+    default:
+        log_error("schema registry", LOG_S("reason", err));
+        goto out;
+    }
     metrics_build_info(program, QALERT_VERSION);
     if (!(d = delivery_new(&dc, err, sizeof(err)))) {
         log_error("cannot start", LOG_S("reason", err));
@@ -186,11 +196,7 @@ static int run(struct cfg *cfg)
     if (watchdog_seconds < 1)
         watchdog_seconds = 1;
     signal(SIGALRM, on_alarm);
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
+    cli_catch_signals(on_signal, SIGTERM, SIGINT, 0);
     signal(SIGPIPE, SIG_IGN);
     log_info("admin listening", LOG_I("port", admin_port(admin)));
     rc = delivery_run(d, &stop_requested);

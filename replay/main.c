@@ -17,6 +17,7 @@
 #include "common/codec.h"
 #include "common/config.h"
 #include "common/log.h"
+#include "common/registry.h"
 #include "replay.h"
 
 static const char summary[] =
@@ -112,7 +113,6 @@ int main(int argc, char **argv)
 {
     const struct cfg_setting *const tables[] = { cfg_common_settings, replay_settings, NULL };
     struct cfg *cfg = cfg_new("qalert-replay", summary, tables);
-    struct sigaction sa;
     char errstr[512], **pos = NULL;
     int npos, rc;
 
@@ -128,13 +128,15 @@ int main(int argc, char **argv)
                                             "copy, redrive or reset-offsets (see --help)");
         goto out;
     }
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    cli_catch_signals(on_signal, SIGINT, SIGTERM, 0);
     if (codec_init(errstr, sizeof(errstr))) {
         rc = replay_fail(REPLAY_EXIT_RUNTIME, "codec: %s", errstr);
+        goto out;
+    }
+    if ((rc = registry_setup(cfg, errstr, sizeof(errstr))) != QA_OK) {
+        rc = replay_fail(rc == QA_ERR_INVALID ? REPLAY_EXIT_USAGE : REPLAY_EXIT_RUNTIME,
+                         "%s", errstr);
+        codec_shutdown();
         goto out;
     }
     rc = -1;
