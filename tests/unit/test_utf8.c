@@ -15,31 +15,33 @@
 
 #include "common/utf8.h"
 
-/* utf8_seq_len over exactly n bytes of heap (a NULL pointer when n is 0). */
-static size_t seq(const char *bytes, size_t n)
+/* bytes[0..n) in a heap block of exactly n bytes (NULL when n is 0), so
+ * that a read past the end is an ASan error; the caller frees. */
+static uint8_t *exact_copy(const char *bytes, size_t n)
 {
     uint8_t *p = n ? malloc(n) : NULL;
-    size_t k;
 
-    if (n)
+    if (n) {
         assert_non_null(p);
-    if (n)
         memcpy(p, bytes, n);
-    k = utf8_seq_len(p, n);
+    }
+    return p;
+}
+
+static size_t seq(const char *bytes, size_t n)
+{
+    uint8_t *p = exact_copy(bytes, n);
+    size_t k = utf8_seq_len(p, n);
+
     free(p);
     return k;
 }
 
 static int valid(const char *bytes, size_t n)
 {
-    uint8_t *p = n ? malloc(n) : NULL;
-    int ok;
+    uint8_t *p = exact_copy(bytes, n);
+    int ok = utf8_valid(p, n);
 
-    if (n)
-        assert_non_null(p);
-    if (n)
-        memcpy(p, bytes, n);
-    ok = utf8_valid(p, n);
     free(p);
     return ok;
 }
