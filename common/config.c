@@ -36,6 +36,8 @@ const struct cfg_setting cfg_common_settings[] = {
     { "schema-registry-url", "QALERT_SCHEMA_REGISTRY_URL", CFG_STR, NULL,
       "when set, records use the Confluent wire format with registry ids",
       0, 0, 0, NULL },
+    { "schema-registry-user-info", "QALERT_SCHEMA_REGISTRY_USER_INFO", CFG_STR, NULL,
+      "schema registry Basic auth as user:password", CFG_SECRET, 0, 0, NULL },
     CFG_END
 };
 
