@@ -21,6 +21,7 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "common/registry.h"
 #include "notifier/delivery.h"
 
 static const char program[] = "qalert-notifier";
@@ -168,6 +169,16 @@ static int run(struct cfg *cfg)
     }
     if (codec_init(err, sizeof(err))) {
         log_error("codec", LOG_S("reason", err));
+        goto out;
+    }
+    switch (registry_setup(cfg, err, sizeof(err))) {
+    case QA_OK:
+        break;
+    case QA_ERR_INVALID: /* a malformed setting */
+        rc = 2;
+        /* fall through */
+    default:
+        log_error("schema registry", LOG_S("reason", err));
         goto out;
     }
     metrics_build_info(program, QALERT_VERSION);

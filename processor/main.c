@@ -15,14 +15,17 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "common/registry.h"
 #include "loop.h"
 #include "policy.h"
+#include "policy_reload.h"
 
 static const struct cfg_setting processor_settings[] = {
     { "topic-state", "QALERT_TOPIC_STATE", CFG_STR, "qalert.processor.state",
       "processor state changelog (compacted)", 0, 0, 0, NULL },
     { "sla-policy-file", "QALERT_SLA_POLICY_FILE", CFG_STR, NULL,
-      "JSON SLA policy in Genesys mediaSettings shape (default: 20 s, 80 %)", 0, 0, 0, NULL },
+      "JSON SLA policy in Genesys mediaSettings shape (default: 20 s, 80 %); re-read on SIGHUP",
+      0, 0, 0, NULL },
     { "dedup-window-ms", "QALERT_DEDUP_WINDOW_MS", CFG_INT, "3600000",
       "an event id seen within this window is ignored", 0, 0, 604800000, NULL },
     { "idle-advance-ms", "QALERT_IDLE_ADVANCE_MS", CFG_INT, "1000",
@@ -44,6 +47,7 @@ static const struct cfg_setting processor_settings[] = {
 };
 
 static volatile sig_atomic_t stop_flag;
+static volatile sig_atomic_t reload_flag;
 static unsigned shutdown_timeout_s = 10;
 
 /* First signal: stop taking work and drain. If the drain outlives
@@ -55,6 +59,34 @@ static void on_signal(int sig)
     if (!stop_flag)
         alarm(shutdown_timeout_s);
     stop_flag = 1;
+}
+
+static void on_hup(int sig)
+{
+    (void)sig;
+    reload_flag = 1;
+}
+
+/* proc_options.on_tick: SIGHUP reloads QALERT_SLA_POLICY_FILE. A file that
+ * does not load leaves the running policy alone; a good one is swapped into
+ * every engine, and the old one is freed only after that (the engines
+ * borrow it). Policy topic consumption is not implemented: sync-policy
+ * --out plus SIGHUP is the way (docs/genesys.md). */
+static void on_tick(struct proc *proc, void *opaque)
+{
+    struct policy_reload *pr = opaque;
+    struct policy *old = NULL;
+    char errstr[512];
+
+    if (!reload_flag)
+        return;
+    reload_flag = 0;
+    if (policy_reload_file(pr, &old, errstr, sizeof(errstr))) {
+        log_error("policy reload failed; the running policy stays", LOG_S("error", errstr));
+        return;
+    }
+    proc_swap_policy(proc, policy_reload_current(pr));
+    policy_free(old);
 }
 
 static void on_alarm(int sig)
@@ -76,7 +108,7 @@ int main(int argc, char **argv)
                               "Computes SLA breaches from raw Genesys events and emits "
                               "FIRING/RESOLVED alerts exactly once.",
                               tables);
-    struct policy *policy = NULL;
+    struct policy_reload *policy = NULL;
     struct admin_server *admin = NULL;
     struct proc *proc = NULL;
     int rc = 1;
@@ -88,13 +120,23 @@ int main(int argc, char **argv)
     if ((rc = cli_start(cfg, "qalert-processor", argc, argv)) >= 0)
         goto out;
     rc = 1;
-    if (policy_load_file(cfg_str(cfg, "sla-policy-file"), &policy, errstr, sizeof(errstr))) {
+    if (!(policy = policy_reload_open(cfg_str(cfg, "sla-policy-file"), errstr, sizeof(errstr)))) {
         rc = cli_bad_config("qalert-processor", "QALERT_SLA_POLICY_FILE (--sla-policy-file)",
                             errstr);
         goto out;
     }
     if (codec_init(errstr, sizeof(errstr))) {
         log_error("codec", LOG_S("error", errstr));
+        goto out;
+    }
+    switch (registry_setup(cfg, errstr, sizeof(errstr))) {
+    case QA_OK:
+        break;
+    case QA_ERR_INVALID: /* a malformed setting */
+        rc = 2;
+        /* fall through */
+    default:
+        log_error("schema registry", LOG_S("reason", errstr));
         goto out;
     }
     cfg_log_effective(cfg);
@@ -119,7 +161,9 @@ int main(int argc, char **argv)
         .commit_interval_ms = (int)cfg_int(cfg, "commit-interval-ms"),
         .restore_timeout_ms = 120000,
         .shutdown_timeout_ms = (int)cfg_int(cfg, "shutdown-timeout-ms"),
-        .policy = policy,
+        .policy = policy_reload_current(policy),
+        .on_tick = on_tick,
+        .tick_opaque = policy,
     };
     sla_options_default(&o.sla);
     o.sla.dedup_window_ms = cfg_int(cfg, "dedup-window-ms");
@@ -134,6 +178,8 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sa.sa_handler = on_alarm;
     sigaction(SIGALRM, &sa, NULL);
+    sa.sa_handler = on_hup;
+    sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
     proc = proc_new(cfg, &o, errstr, sizeof(errstr));
@@ -156,7 +202,7 @@ int main(int argc, char **argv)
 out:
     admin_stop(admin);
     proc_free(proc);
-    policy_free(policy);
+    policy_reload_free(policy);
     codec_shutdown();
     cfg_free(cfg);
     return rc;

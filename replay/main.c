@@ -17,6 +17,7 @@
 #include "common/codec.h"
 #include "common/config.h"
 #include "common/log.h"
+#include "common/registry.h"
 #include "replay.h"
 
 static const char summary[] =
@@ -130,6 +131,12 @@ int main(int argc, char **argv)
     cli_catch_signals(on_signal, SIGINT, SIGTERM, 0);
     if (codec_init(errstr, sizeof(errstr))) {
         rc = replay_fail(REPLAY_EXIT_RUNTIME, "codec: %s", errstr);
+        goto out;
+    }
+    if ((rc = registry_setup(cfg, errstr, sizeof(errstr))) != QA_OK) {
+        rc = replay_fail(rc == QA_ERR_INVALID ? REPLAY_EXIT_USAGE : REPLAY_EXIT_RUNTIME,
+                         "%s", errstr);
+        codec_shutdown();
         goto out;
     }
     rc = -1;
