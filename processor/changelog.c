@@ -9,6 +9,7 @@
 #include <librdkafka/rdkafka.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/clock.h"
 #include "common/kafka.h"
@@ -65,6 +66,25 @@ void changelog_free(struct changelog *cl)
     free(cl);
 }
 
+static int transient(rd_kafka_resp_err_t err)
+{
+    switch (err) {
+    case RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION:
+    case RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE:
+    case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
+    case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION:
+    case RD_KAFKA_RESP_ERR__TIMED_OUT:
+    case RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT:
+    case RD_KAFKA_RESP_ERR__TRANSPORT:
+    case RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN:
+    case RD_KAFKA_RESP_ERR_NOT_COORDINATOR:
+    case RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 enum qa_err changelog_restore(struct changelog *cl, int32_t partition,
                               int timeout_ms, changelog_apply_fn apply,
                               void *opaque, int64_t *records, char *errstr,
@@ -77,8 +97,19 @@ enum qa_err changelog_restore(struct changelog *cl, int32_t partition,
     rd_kafka_resp_err_t rerr;
 
     *records = 0;
-    rerr = rd_kafka_query_watermark_offsets(cl->rk, cl->topic, partition, &low,
-                                            &high, timeout_ms);
+    /* Just after the topic is created, or while leadership moves, the broker
+     * answers "not leader" or "unknown partition" for a moment: those pass,
+     * so they are retried until the deadline rather than ending the process. */
+    for (;;) {
+        int64_t left = deadline - clock_mono_ms();
+        rerr = rd_kafka_query_watermark_offsets(cl->rk, cl->topic, partition, &low,
+                                                &high, left > 5000 ? 5000 : (int)(left > 0 ? left : 1));
+        if (!rerr || !transient(rerr) || clock_mono_ms() >= deadline)
+            break;
+        log_debug("state topic not ready yet", LOG_S("topic", cl->topic),
+                  LOG_I("partition", partition), LOG_S("error", rd_kafka_err2str(rerr)));
+        usleep(200 * 1000);
+    }
     if (rerr) {
         err = qa_errf(errstr, errstr_size, QA_ERR_KAFKA,
                       "state topic %s [%d]: %s", cl->topic, (int)partition,

@@ -7,16 +7,21 @@
 #  3. kill -9 at random points of a 10,000-event run, restarting each time:
 #     the committed alerts equal those of a run without kills (same alert ids,
 #     none lost, none doubled);
-#  4. the same raw topic processed twice from scratch gives the same alerts.
+#  4. two processors in one group, a third joining and the first leaving
+#     mid-run (eager rebalances hand state over through the changelog): the
+#     same alerts as the single-processor run;
+#  5. the same raw topic processed twice from scratch gives the same alerts.
 . "$(dirname "$0")/lib.sh"
 fx=$QALERT_FIXTURES
 id=$(date +%s%N)
 
-# start_processor NAME RAW ALERTS STATE GROUP -> sets PROC_PID, PROC_PORT
+# start_processor NAME RAW ALERTS STATE GROUP [TXN_ID] -> sets PROC_PID, PROC_PORT
+# The transactional id stays the same across restarts of one logical
+# instance (as a pod's hostname does), so a restart fences its predecessor.
 start_processor() {
   PROC_PORT=$(qa_free_port)
   QALERT_TOPIC_RAW=$2 QALERT_TOPIC_ALERTS=$3 QALERT_TOPIC_STATE=$4 QALERT_GROUP_ID=$5 \
-  QALERT_TRANSACTIONAL_ID="txn-$5" QALERT_ADMIN_ADDR="127.0.0.1:$PROC_PORT" \
+  QALERT_TRANSACTIONAL_ID="${6:-txn-$5}" QALERT_ADMIN_ADDR="127.0.0.1:$PROC_PORT" \
   QALERT_SLA_POLICY_FILE="$fx/policy.json" QALERT_LOG_LEVEL=info \
     "$QALERT_BIN_DIR/qalert-processor" >>"$QA_TMP/$1.log" 2>&1 &
   PROC_PID=$!
@@ -99,7 +104,31 @@ fi
 [ "$(uniq -d "$QA_TMP/kill.ids" | wc -l)" -eq 0 ] || qa_fail "duplicate alert ids after kills"
 echo "kill -9 x4: $nref alerts, identical to the uninterrupted run"
 
-echo "== 4. same raw topic from scratch again"
+echo "== 4. two processors, a third joining mid-run: partitions and state move"
+start_processor twoA "$rawk" "alerts-two-$id" "state-two-$id" "g-two-$id" "txn-two-a-$id"
+pidA=$PROC_PID; portA=$PROC_PORT
+start_processor twoB "$rawk" "alerts-two-$id" "state-two-$id" "g-two-$id" "txn-two-b-$id"
+pidB=$PROC_PID
+sleep 1.5
+start_processor twoC "$rawk" "alerts-two-$id" "state-two-$id" "g-two-$id" "txn-two-c-$id"
+pidC=$PROC_PID
+sleep 1
+PROC_PID=$pidA; stop_processor   # A leaves: its partitions move again
+t=0; while :; do
+  have=$(qa_records "alerts-two-$id" '%h\n' | grep -c 'qalert-alert-id' || true)
+  [ "$have" -ge "$nref" ] && break
+  t=$((t+1)); [ $t -gt 600 ] && break
+  sleep 0.5
+done
+sleep 2
+PROC_PID=$pidB; stop_processor
+PROC_PID=$pidC; stop_processor
+qa_records "alerts-two-$id" '%h\n' | grep -o 'qalert-alert-id=[0-9a-f]*' | sort > "$QA_TMP/two.ids"
+diff -q "$QA_TMP/ref.ids" "$QA_TMP/two.ids" >/dev/null || {
+  comm -3 "$QA_TMP/ref.ids" "$QA_TMP/two.ids" | head; qa_fail "rebalanced run differs from the reference"; }
+echo "rebalances: $nref alerts, identical to the single-processor run"
+
+echo "== 5. same raw topic from scratch again"
 start_processor again "$rawk" "alerts-again-$id" "state-again-$id" "g-again-$id"
 qa_wait_count "alerts-again-$id" "$nref" 300 || qa_fail "second pass incomplete"
 sleep 1; stop_processor
