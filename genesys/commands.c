@@ -149,7 +149,7 @@ static enum qa_err sync_once(const struct gen_cmd_env *env, char **text, char *e
                        "number in (0, 1] or (1, 100]");
     err = gen_api_get_pages(env->api, "/api/v2/routing/queues", (int)cfg_int(cfg, "page-size"),
                             add_page, p, &pages, errstr, errstr_size);
-    if (!err && !(*text = gen_policy_render(p)))
+    if (!err && !(*text = gen_policy_render(p, !cfg_str(cfg, "topic"))))
         err = qa_errf(errstr, errstr_size, QA_ERR_NOMEM, "out of memory");
     if (!err) {
         gen_policy_counts(p, &c);

@@ -236,7 +236,7 @@ static int entry_cmp(const void *a, const void *b)
     return strcmp(((const struct entry *)a)->id, ((const struct entry *)b)->id);
 }
 
-char *gen_policy_render(const struct gen_policy *p)
+char *gen_policy_render(const struct gen_policy *p, int pretty)
 {
     cJSON *root = cJSON_CreateObject(), *def, *queues, *copy;
     struct entry *sorted = NULL;
@@ -259,12 +259,12 @@ char *gen_policy_render(const struct gen_policy *p)
             goto out;
         cJSON_AddItemToObject(queues, sorted[i].id, copy);
     }
-    if (!(text = cJSON_Print(root)))
+    if (!(text = pretty ? cJSON_Print(root) : cJSON_PrintUnformatted(root)))
         goto out;
     len = strlen(text);
     if ((out = malloc(len + 2))) {
         memcpy(out, text, len);
-        out[len] = '\n';
+        out[len] = pretty ? '\n' : '\0';
         out[len + 1] = '\0';
     }
 out:

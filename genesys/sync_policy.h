@@ -50,8 +50,9 @@ enum qa_err gen_policy_add_page_json(struct gen_policy *p, const char *json, siz
 
 void gen_policy_counts(const struct gen_policy *p, struct gen_policy_counts *out);
 
-/* The policy as pretty JSON text ending in a newline, queues sorted by id.
- * NULL when out of memory; the caller frees it with free(). */
-char *gen_policy_render(const struct gen_policy *p);
+/* The policy as JSON text, queues sorted by id: pretty and ending in a
+ * newline (a file people read), or on one line without one (a topic record). NULL when out of
+ * memory; the caller frees it with free(). */
+char *gen_policy_render(const struct gen_policy *p, int pretty);
 
 #endif

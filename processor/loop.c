@@ -21,6 +21,7 @@
 #include "common/kafka.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "sla_policy_swap.h"
 
 struct part {
     struct sla_engine *engine; /* NULL when not assigned */
@@ -507,6 +508,8 @@ enum qa_err proc_run(struct proc *p, volatile sig_atomic_t *stop, char *errstr,
             }
             rd_kafka_message_destroy(m);
         }
+        if (p->o.on_tick)
+            p->o.on_tick(p, p->o.tick_opaque);
         int64_t now = clock_mono_ms();
         idle_advance(p, now);
         if (p->in_txn && (now - p->txn_started_mono >= p->o.commit_interval_ms ||
@@ -526,6 +529,17 @@ enum qa_err proc_run(struct proc *p, volatile sig_atomic_t *stop, char *errstr,
     if (p->fatal)
         return qa_errf(errstr, errstr_size, QA_ERR_KAFKA, "%s", p->fatal_reason);
     return QA_OK;
+}
+
+const struct policy *proc_swap_policy(struct proc *p, const struct policy *np)
+{
+    const struct policy *old = p->o.policy;
+
+    p->o.policy = np;
+    for (int i = 0; i < p->nparts; i++)
+        if (p->parts[i].engine)
+            sla_engine_set_policy(p->parts[i].engine, np);
+    return old;
 }
 
 int proc_ready(void *opaque, char *why, size_t why_size)

@@ -21,6 +21,8 @@
 #include "policy.h"
 #include "sla.h"
 
+struct proc;
+
 struct proc_options {
     const char *topic_raw;
     const char *topic_alerts;
@@ -34,9 +36,11 @@ struct proc_options {
     int shutdown_timeout_ms;
     const struct policy *policy;
     struct sla_options sla;
+    /* Called on the loop's thread after each poll (never inside a librdkafka
+     * callback), e.g. to reload the policy on SIGHUP; NULL for none. */
+    void (*on_tick)(struct proc *p, void *opaque);
+    void *tick_opaque;
 };
-
-struct proc;
 
 /* Creates the consumer, the transactional producer (init_transactions fences
  * an earlier instance with the same transactional id) and the topics that
@@ -51,6 +55,12 @@ enum qa_err proc_run(struct proc *p, volatile sig_atomic_t *stop, char *errstr,
 
 /* admin_ready_fn: ready once partitions are assigned and restored. */
 int proc_ready(void *opaque, char *why, size_t why_size);
+
+/* Points every engine, and those created later (assignment, rewind), at np.
+ * Returns the previous policy, which nothing refers to any more: the caller
+ * may free it. Call only from on_tick (the loop's thread). Waiting
+ * conversations keep their threshold (processor/sla_policy_swap.h). */
+const struct policy *proc_swap_policy(struct proc *p, const struct policy *np);
 
 void proc_free(struct proc *p);
 

@@ -57,7 +57,7 @@ static struct gen_policy *build(const char *const *pages, size_t n)
 
 static cJSON *render_json(const struct gen_policy *p)
 {
-    char *text = gen_policy_render(p);
+    char *text = gen_policy_render(p, 1);
     cJSON *j;
     assert_non_null(text);
     assert_int_equal(text[strlen(text) - 1], '\n');
@@ -117,7 +117,7 @@ static void test_processor_loads_it(void **state)
 {
     const char *pages[] = { page1, page2 };
     struct gen_policy *p = build(pages, 2);
-    char *text = gen_policy_render(p), err[256];
+    char *text = gen_policy_render(p, 1), err[256];
     struct policy *pol = NULL;
     struct policy_sla s;
 
@@ -182,7 +182,7 @@ static void test_bounds(void **state)
             assert_int_equal(!!cJSON_GetObjectItemCaseSensitive(sl, "percentage"),
                              cases[i].has_percentage);
             /* and the processor takes whatever was kept */
-            char *text = gen_policy_render(p);
+            char *text = gen_policy_render(p, 1);
             struct policy *pol = NULL;
             if (policy_load_string(text, &pol, err, sizeof(err)))
                 fail_msg("case %zu refused: %s", i, err);
@@ -259,12 +259,18 @@ static void test_duplicates_and_order(void **state)
         "\"call\":{\"serviceLevel\":{\"percentage\":0.95,\"durationMs\":45000}}}}]}";
     const char *ab[] = { page1, page2 }, *ba[] = { page2, page1 }, *dup[] = { page1, again };
     struct gen_policy *p1 = build(ab, 2), *p2 = build(ba, 2), *p3 = build(dup, 2);
-    char *t1 = gen_policy_render(p1), *t2 = gen_policy_render(p2);
+    char *t1 = gen_policy_render(p1, 1), *t2 = gen_policy_render(p2, 1);
     struct gen_policy_counts c;
     cJSON *root;
     const cJSON *sl;
 
     assert_string_equal(t1, t2);
+    {
+        char *c1 = gen_policy_render(p1, 0);
+        assert_null(strchr(c1, '\t'));
+        assert_null(strchr(c1, '\n')); /* one line, one record */
+        free(c1);
+    }
     assert_true(strstr(t1, Q1) < strstr(t1, Q2)); /* sorted by id */
     gen_policy_counts(p3, &c);
     assert_int_equal(c.duplicates, 1);
@@ -284,7 +290,7 @@ static void test_duplicates_and_order(void **state)
 static void test_empty_org(void **state)
 {
     struct gen_policy *p = gen_policy_new(15000, 0.75);
-    char *text = gen_policy_render(p), err[256];
+    char *text = gen_policy_render(p, 1), err[256];
     struct policy *pol = NULL;
     struct policy_sla s;
 
