@@ -9,7 +9,9 @@
 #     qalert.RawEvent, the processor reads them and emits the expected FIRING
 #     and RESOLVED, framed 00 + qalert.Alert's id;
 #  3. qalert-replay print decodes both topics (with the registry, and
-#     without it: readers accept both framings);
+#     without it: readers accept both framings); qalert-notifier delivers
+#     the alerts to OpsGenie, the first through its retry topic, which holds
+#     the same framing (the alerts subject's id);
 #  4. every start registered the same schema: one version per subject; every
 #     request carried the Basic credential; no log holds the password.
 . "$(dirname "$0")/lib.sh"
@@ -142,6 +144,32 @@ assert statuses == ["FIRING", "RESOLVED"], statuses
 PY
 done
 echo "replay print: $n raw events and 2 alerts decoded, with and without the registry"
+
+echo "== 3b. qalert-notifier delivers them, one through its retry topic"
+python3 "$QALERT_SOURCE_DIR/tests/emulators/opsgenie_emulator.py" --host 127.0.0.1 --port 0 \
+  --api-key "og-key-$id" >"$QA_TMP/opsgenie.out" 2>"$QA_TMP/opsgenie-emu.log" &
+QA_PIDS+=($!)
+for _ in $(seq 100); do grep -q '^LISTENING ' "$QA_TMP/opsgenie.out" && break; sleep 0.1; done
+OG=http://127.0.0.1:$(awk '/^LISTENING /{print $2; exit}' "$QA_TMP/opsgenie.out")
+qa_wait_http "$OG/_emulator/health" 10 || qa_fail "opsgenie emulator not up"
+curl -fsS -X POST -d '{"status":500,"count":1}' "$OG/_emulator/faults" >/dev/null
+nport=$(qa_free_port)
+env "${REG_ENV[@]}" QALERT_SINK=opsgenie QALERT_TOPIC_RAW="$raw" QALERT_TOPIC_ALERTS="$al" \
+  QALERT_GROUP_ID="g-og-$id" QALERT_ADMIN_ADDR="127.0.0.1:$nport" QALERT_RETRY_DELAYS_MS=500,1000 \
+  QALERT_OPSGENIE_API_URL="$OG" QALERT_OPSGENIE_API_KEY="og-key-$id" QALERT_SHUTDOWN_TIMEOUT_MS=8000 \
+  "$QALERT_BIN_DIR/qalert-notifier" >>"$QA_TMP/notifier.log" 2>&1 &
+NOTIF_PID=$!
+QA_PIDS+=("$NOTIF_PID")
+qa_wait_http "http://127.0.0.1:$nport/readyz" 60 || qa_fail "notifier not ready"
+t=0
+until curl -fsS "$OG/_emulator/alerts" | python3 -c '
+import json, sys
+a = json.load(sys.stdin)
+sys.exit(0 if len(a) == 1 and a[0]["status"] == "closed" else 1)'; do
+  t=$((t + 1)); [ $t -gt 120 ] && qa_fail "opsgenie: $(curl -fsS "$OG/_emulator/alerts")"; sleep 0.5
+done
+check_framing "$al.opsgenie.retry.1" "$(hdr "$al_id")"
+kill -TERM "$NOTIF_PID"; wait "$NOTIF_PID" || qa_fail "notifier exit $? on SIGTERM"
 
 echo "== 4. one version per subject, credentials on every request, none in logs"
 kill -TERM "$PROC_PID"; wait "$PROC_PID" || qa_fail "processor exit $? on SIGTERM"
