@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# qalert-ingest under faults, on the real broker:
+#  1. kill -9 right after a 202: every event that got a 202 is in Kafka
+#     (the answer waits for the delivery reports, acks=all);
+#  2. broker stopped: a request gets 503 with Retry-After within
+#     QALERT_INGEST_PUBLISH_TIMEOUT_MS (plus slack), the process stays up;
+#     broker back: 202 again, without restarting ingest.
+. "$(dirname "$0")/lib.sh"
+fx=$QALERT_FIXTURES
+secret=qalert-fixture-secret
+topic=raw-faults-$(date +%s%N)
+top=$QALERT_SOURCE_DIR
+
+start_ingest() { # NAME -> INGEST_PID, INGEST_PORT
+  INGEST_PORT=$(qa_free_port)
+  QALERT_INGEST_ADDR=127.0.0.1:$INGEST_PORT QALERT_TOPIC_RAW=$topic \
+  QALERT_INGEST_HMAC_SECRETS=$secret QALERT_INGEST_PUBLISH_TIMEOUT_MS=3000 \
+    "$QALERT_BIN_DIR/qalert-ingest" >>"$QA_TMP/$1.log" 2>&1 &
+  INGEST_PID=$!
+  QA_PIDS+=("$INGEST_PID")
+  qa_wait_http "http://127.0.0.1:$INGEST_PORT/readyz" 60 || qa_fail "$1 not ready"
+}
+# post FILE -> status code; headers in $QA_TMP/headers
+post() {
+  local sig; sig=$(openssl dgst -sha256 -hmac "$secret" -r "$1" | cut -d' ' -f1)
+  curl -s --max-time 30 -D "$QA_TMP/headers" -o "$QA_TMP/body" -w '%{http_code}' \
+    -H 'Content-Type: application/json' -H "X-Genesys-Signature: $sig" \
+    --data-binary "@$1" "http://127.0.0.1:$INGEST_PORT/v1/events/genesys"
+}
+
+echo "== 1. kill -9 right after 202"
+start_ingest a
+for i in $(seq 1 20); do
+  printf '{"eventType":"routing.queue.conversation","conversationId":"k%04d","queueId":"q-kill","waitTime":%d,"sla":30000,"timestamp":"2025-11-23T08:00:00Z"}' "$i" "$((i * 1000))" > "$QA_TMP/e$i.json"
+done
+accepted=0
+for i in $(seq 1 20); do
+  [ "$(post "$QA_TMP/e$i.json")" = 202 ] && accepted=$((accepted + 1))
+done
+kill -KILL "$INGEST_PID"   # at once after the last 202
+[ "$accepted" -eq 20 ] || qa_fail "only $accepted of 20 accepted"
+got=$(qa_records "$topic" '%k\n' | grep -c '^q-kill$' || true)
+[ "$got" -eq 20 ] || qa_fail "$got of 20 accepted events in Kafka after kill -9"
+echo "20 of 20 accepted events in Kafka after kill -9"
+
+echo "== 2. broker stopped, then back"
+start_ingest b
+[ "$(post "$fx/webhook-flat-breach.json")" = 202 ] || qa_fail "202 expected before the stop"
+"$top/scripts/kafka.sh" stop >/dev/null
+t0=$(date +%s%N)
+code=$(post "$fx/webhook-flat-within.json")
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+[ "$code" = 503 ] || { "$top/scripts/kafka.sh" start >/dev/null; qa_fail "broker down: status $code, want 503"; }
+grep -qi '^retry-after:' "$QA_TMP/headers" || qa_fail "503 without Retry-After"
+grep -q '"error":"unavailable"' "$QA_TMP/body" || qa_fail "503 body: $(cat "$QA_TMP/body")"
+[ "$ms" -le 6000 ] || qa_fail "503 took ${ms} ms (publish timeout 3000 ms)"
+echo "503 with Retry-After after ${ms} ms"
+kill -0 "$INGEST_PID" || qa_fail "ingest died while the broker was down"
+"$top/scripts/kafka.sh" start >/dev/null
+t=0
+until [ "$(post "$fx/webhook-flat-within.json")" = 202 ]; do
+  t=$((t + 1)); [ $t -gt 60 ] && qa_fail "no 202 within 60 s of the broker's return"
+  sleep 1
+done
+echo "202 again ${t}s after the broker came back"
+kill -TERM "$INGEST_PID"; rc=0; wait "$INGEST_PID" || rc=$?
+[ "$rc" -eq 0 ] || qa_fail "SIGTERM exit $rc"
+echo PASS
