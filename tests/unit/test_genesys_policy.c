@@ -4,10 +4,6 @@
  * service level skipped, names kept, hostile values dropped at their exact
  * bounds, duplicates, deterministic output that the processor's loader
  * accepts), and the Retry-After parser.
- *
- * qalert_genesys is not among the libraries tests/CMakeLists.txt links into
- * unit tests, so the two pure sources are compiled in here. Once it is, these
- * includes can go (the linker would not pull the archive's copies anyway).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,8 +14,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "genesys/http.c"
-#include "genesys/sync_policy.c"
+#include "genesys/http.h"
+#include "genesys/sync_policy.h"
 #include "processor/policy.h"
 
 #define Q1 "2b1f8a3c-6d4e-4f5a-8b9c-0d1e2f3a4b5c"
