@@ -383,6 +383,8 @@ static enum qa_err assign(struct cfg_entry *e, const char *value)
         return QA_ERR_NOMEM;
     if (e->s->flags & CFG_SECRET)
         cfg_add_secret(value);
+    else
+        cfg_add_url_credentials(value);
     return QA_OK;
 }
 

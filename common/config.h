@@ -46,7 +46,8 @@ struct cfg_setting {
 #define CFG_END { 0 }
 
 /* Settings every binary has: kafka-brokers, topic-raw, topic-alerts,
- * log-level, shutdown-timeout-ms, schema-registry-url. */
+ * log-level, shutdown-timeout-ms, schema-registry-url,
+ * schema-registry-user-info (secret). */
 extern const struct cfg_setting cfg_common_settings[];
 /* Settings of the consumer daemons (processor, notifier): group-id (no
  * default) and admin-addr (0.0.0.0:9400). Binaries override defaults with

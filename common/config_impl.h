@@ -46,6 +46,9 @@ enum qa_err cfg_set_str(char **dst, const char *src);
 const char *cfg_env_get(char **env, const char *name);
 /* log_add_secret() on value and on each of its ','- or line-separated items. */
 void cfg_add_secret(const char *value);
+/* Registers the user:password of any URL in value (scheme://user:pw@host)
+ * as a secret, so a URL setting that is not itself secret never logs them. */
+void cfg_add_url_credentials(const char *value);
 /* "SECURITY_PROTOCOL" or "security-protocol" (n bytes) → "security.protocol",
  * malloc'd (caller frees); NULL when empty or holding other characters. */
 char *cfg_prop_key(const char *s, size_t n);

@@ -101,6 +101,30 @@ void cfg_add_secret(const char *value)
     }
 }
 
+void cfg_add_url_credentials(const char *value)
+{
+    for (const char *p = value; p && (p = strstr(p, "://")) != NULL;) {
+        const char *auth = p + 3;
+        size_t alen = strcspn(auth, "/?#, \n");
+        const char *at = NULL;
+        for (size_t i = 0; i < alen; i++) {
+            if (auth[i] == '@')
+                at = auth + i;
+        }
+        if (at && at > auth) {
+            char *userinfo = strndup(auth, (size_t)(at - auth));
+            if (userinfo) {
+                char *colon = strchr(userinfo, ':');
+                log_add_secret(userinfo);
+                if (colon)
+                    log_add_secret(colon + 1);
+                free(userinfo);
+            }
+        }
+        p = auth + alen;
+    }
+}
+
 static int secret_prop(const char *key)
 {
     return strstr(key, "password") || strstr(key, "secret") ||

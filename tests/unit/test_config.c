@@ -441,6 +441,31 @@ static void test_secrets_never_shown(void **state)
     cfg_free(cfg);
 }
 
+/* A URL setting that is not secret still never logs its user:password. */
+static void test_url_credentials_redacted(void **state)
+{
+    struct cfg *cfg = new_cfg();
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out;
+    char url_env[] = "QALERT_SCHEMA_REGISTRY_URL=https://reg-user:url-pw-4242@registry:8081/x";
+    char *env[] = { url_env, NULL };
+    char *argv[] = { "p", NULL };
+
+    assert_int_equal(parse(cfg, argv, ARGC(argv), env), CFG_PARSE_OK);
+    out = open_memstream(&text, &len);
+    log_set_stream(out);
+    cfg_log_effective(cfg);
+    log_info("later", LOG_S("password_alone", "url-pw-4242"));
+    log_set_stream(NULL);
+    fclose(out);
+    assert_null(strstr(text, "url-pw-4242"));
+    assert_null(strstr(text, "reg-user:"));
+    assert_non_null(strstr(text, "@registry:8081/x"));
+    free(text);
+    cfg_free(cfg);
+}
+
 static void test_required(void **state)
 {
     const struct cfg_setting *const t[] = { cfg_common_settings, required_settings, NULL };
@@ -516,6 +541,7 @@ int main(void)
         cmocka_unit_test(test_positional),
         cmocka_unit_test(test_kafka_passthrough),
         cmocka_unit_test(test_secrets_never_shown),
+        cmocka_unit_test(test_url_credentials_redacted),
         cmocka_unit_test(test_required),
         cmocka_unit_test(test_split_list),
         cmocka_unit_test(test_read_value_file),
