@@ -432,6 +432,9 @@ static void og_instances(cJSON *alerts, struct alv *exp, long *dup, long *missin
                 (*bad_close)++;
             k++;
         }
+        if (k != nep)
+            fprintf(stderr, "OpsGenie: alias %s has %d alerts for %d FIRING episodes\n", alias,
+                    k, nep);
         if (k < nep)
             *missing += nep - k;
     }
