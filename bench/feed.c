@@ -12,6 +12,10 @@
  *       key, encoded as qalert-processor does (headers included), record
  *       timestamp = now. Prints "<groupingKey> <timestampMs>" per alert.
  *
+ *   feed create TOPIC PARTITIONS       creates the topic when missing (the
+ *       bench broker does not auto-create), so it can be filled before the
+ *       processor starts.
+ *
  * RATE is records per second (0: as fast as the producer takes them).
  * Brokers: QALERT_KAFKA_BROKERS. Exit 0 only when every record was acked.
  * It must never pace by busy-waiting: it sleeps until each record's slot.
@@ -166,9 +170,22 @@ int main(int argc, char **argv)
     int raw, rc = 1, queues = 0;
     long long rate, count;
 
+    if (argc == 4 && strcmp(argv[1], "create") == 0) {
+        cfg = cfg_new("feed", "benchmark tool", tables);
+        if (!cfg || cfg_parse(cfg, 1, fake_argv, environ, errstr, sizeof(errstr)) ||
+            !(conf = kq_conf_new(cfg, "bench-feed", errstr, sizeof(errstr))) ||
+            !(rk = kq_producer_new(conf, NULL, errstr, sizeof(errstr))))
+            goto fail;
+        struct kq_topic t = { argv[2], atoi(argv[3]), 0 };
+        if (kq_create_topics(rk, &t, 1, 1, 10000, errstr, sizeof(errstr)))
+            goto fail;
+        rc = 0;
+        goto out;
+    }
     if (argc < 5 || (strcmp(argv[1], "raw") != 0 && strcmp(argv[1], "alerts") != 0) ||
         (rate = atoll(argv[3])) < 0 || (count = atoll(argv[4])) <= 0) {
-        fprintf(stderr, "usage: feed raw TOPIC RATE COUNT QUEUES | feed alerts TOPIC RATE COUNT\n");
+        fprintf(stderr, "usage: feed raw TOPIC RATE COUNT QUEUES | feed alerts TOPIC RATE COUNT"
+                        " | feed create TOPIC PARTITIONS\n");
         return 2;
     }
     raw = strcmp(argv[1], "raw") == 0;

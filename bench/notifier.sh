@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# bench/notifier.sh — deliveries/s into the OpsGenie emulator, qalert-notifier
+# vs Prometheus Alertmanager 0.25 (its OpsGenie integration, pointed at the
+# same emulator), with 1 ms and 50 ms emulated sink latency, in one run.
+#
+# Throughput: BENCH_NOTIFY_ALERTS (default 3000) distinct FIRING alerts.
+# qalert: they are on the alerts topic first, then the notifier
+# (QALERT_SINK_RATE=10000, QALERT_NOTIFIER_CONCURRENCY=16) is timed from
+# start until the emulator has them all. Alertmanager: the same number of
+# alerts, each its own group (group_by queue, group_wait 0s), posted over
+# its API, timed from the first post until the emulator has them all.
+# Latency: 50 alerts/s for 10 s into the running system; qalert from the
+# alert record's timestamp, Alertmanager from the POST, to the emulator's
+# receive time. Goal >= 5x Alertmanager. Writes bench/out/notifier.json.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+n=${BENCH_NOTIFY_ALERTS:-3000}
+lat_rate=${BENCH_NOTIFY_RATE:-50}
+lat_s=${BENCH_NOTIFY_SECONDS:-10}
+concurrency=16
+emu_port=18099 am_port=19094 admin=127.0.0.1:19402
+key=bench-genie-key
+emu=http://127.0.0.1:$emu_port
+tool=$bench_dir/notifier_tool.py
+bench_need "$bin/qalert-notifier" "$build/bench/feed" prometheus-alertmanager "$py"
+
+# start_emulator LATENCY_MS: a fresh OpsGenie emulator answering after that delay.
+start_emulator() {
+  bench_spawn "$work/emu-$1.log" "$py" "$top/tests/emulators/opsgenie_emulator.py" \
+    --host 127.0.0.1 --port $emu_port --api-key $key
+  emu_pid=$spawned
+  wait_http "$emu/_emulator/health" 20
+  curl -fsS -o /dev/null -X PUT "$emu/_emulator/faults" -H 'Content-Type: application/json' \
+    -d "[{\"delay_ms\": $1, \"count\": 1000000000}]"
+}
+
+declare -A result
+measure_qalert() { # LATENCY_MS
+  local l=$1 topic=bench.notify.$1.$run_id t0 ms total
+  start_emulator "$l"
+  "$build/bench/feed" create "$topic" 3 2>/dev/null
+  "$build/bench/feed" alerts "$topic" 0 "$n" >/dev/null 2>"$work/feed.log" ||
+    { cat "$work/feed.log" >&2; die "feed failed"; }
+  t0=$(now_ms)
+  QALERT_SINK=opsgenie QALERT_OPSGENIE_API_URL=$emu QALERT_OPSGENIE_API_KEY=$key \
+    QALERT_TOPIC_ALERTS=$topic QALERT_GROUP_ID=bench-notify-$l-$run_id QALERT_ADMIN_ADDR=$admin \
+    QALERT_SINK_RATE=10000 QALERT_NOTIFIER_CONCURRENCY=$concurrency \
+    QALERT_RETRY_DELAYS_MS=1000,2000,4000 bench_spawn "$work/notifier-$l.log" "$bin/qalert-notifier"
+  local npid=$spawned
+  "$py" "$tool" wait-count "$emu" "$n" 180 >/dev/null || { tail "$work/notifier-$l.log" >&2; die "qalert: not all delivered"; }
+  ms=$(( $(now_ms) - t0 ))
+  result[qalert_$l]="{\"alerts\": $n, \"seconds\": $(awk -v m="$ms" 'BEGIN{print m/1000}'), \"deliveries_per_s\": $(awk -v n="$n" -v m="$ms" 'BEGIN{printf "%.1f", n*1000/m}'), \"steady\": $("$py" "$tool" span "$emu" "$n")}"
+  "$build/bench/feed" alerts "$topic" "$lat_rate" $(( lat_rate * lat_s )) >"$work/sent-q-$l.txt" 2>"$work/feed.log" ||
+    { cat "$work/feed.log" >&2; die "feed failed"; }
+  total=$(( n + lat_rate * lat_s ))
+  "$py" "$tool" wait-count "$emu" "$total" 60 >/dev/null || die "qalert: latency alerts not all delivered"
+  result[qalert_lat_$l]=$("$py" "$tool" latency "$emu" "$work/sent-q-$l.txt" qalert)
+  result[qalert_rss_$l]=$(rss_kib "$npid")
+  bench_stop "$npid"
+  bench_stop "$emu_pid"
+}
+
+measure_am() { # LATENCY_MS
+  local l=$1 t0 ms total
+  start_emulator "$l"
+  cat >"$work/am.yml" <<YML
+route:
+  receiver: opsgenie
+  group_by: [queue, alarm]
+  group_wait: 0s
+  group_interval: 1s
+  repeat_interval: 1h
+receivers:
+  - name: opsgenie
+    opsgenie_configs:
+      - api_key: $key
+        api_url: $emu/
+        message: '{{ .CommonLabels.queue }}'
+        send_resolved: false
+YML
+  rm -rf "$work/am-data"; mkdir -p "$work/am-data"
+  bench_spawn "$work/am-$l.log" prometheus-alertmanager --config.file="$work/am.yml" \
+    --storage.path="$work/am-data" --web.listen-address=127.0.0.1:$am_port --cluster.listen-address=
+  local apid=$spawned
+  wait_http "http://127.0.0.1:$am_port/-/ready" 30
+  t0=$(now_ms)
+  "$py" "$tool" am-post "http://127.0.0.1:$am_port" "$n" "thr$l"
+  "$py" "$tool" wait-count "$emu" "$n" 180 >/dev/null || { tail "$work/am-$l.log" >&2; die "alertmanager: not all delivered"; }
+  ms=$(( $(now_ms) - t0 ))
+  result[am_$l]="{\"alerts\": $n, \"seconds\": $(awk -v m="$ms" 'BEGIN{print m/1000}'), \"deliveries_per_s\": $(awk -v n="$n" -v m="$ms" 'BEGIN{printf "%.1f", n*1000/m}'), \"steady\": $("$py" "$tool" span "$emu" "$n")}"
+  "$py" "$tool" am-steady "http://127.0.0.1:$am_port" "$lat_rate" "$lat_s" "lat$l" "$work/sent-am-$l.txt"
+  total=$(( n + lat_rate * lat_s ))
+  "$py" "$tool" wait-count "$emu" "$total" 60 >/dev/null || die "alertmanager: latency alerts not all delivered"
+  result[am_lat_$l]=$("$py" "$tool" latency "$emu" "$work/sent-am-$l.txt" am)
+  result[am_rss_$l]=$(rss_kib "$apid")
+  bench_stop "$apid"
+  bench_stop "$emu_pid"
+}
+
+say "notifier: broker"
+bench_broker
+for l in 1 50; do
+  say "notifier: ${l} ms sink latency: qalert-notifier"
+  measure_qalert $l
+  say "notifier: ${l} ms sink latency: Alertmanager"
+  measure_am $l
+done
+
+{
+  echo "{\"alerts\": $n, \"concurrency\": $concurrency, \"latency_rate_per_s\": $lat_rate, \"latency_seconds\": $lat_s, \"runs\": {"
+  sep=""
+  for l in 1 50; do
+    printf '%s"%s": {"qalert": %s, "alertmanager": %s, "qalert_latency": %s, "alertmanager_latency": %s, "qalert_rss_kib": %s, "alertmanager_rss_kib": %s}\n' \
+      "$sep" "$l" "${result[qalert_$l]}" "${result[am_$l]}" "${result[qalert_lat_$l]}" \
+      "${result[am_lat_$l]}" "${result[qalert_rss_$l]}" "${result[am_rss_$l]}"
+    sep=","
+  done
+  echo "}}"
+} >"$work/notifier-raw.json"
+
+"$py" - "$work/notifier-raw.json" "$out/notifier.json" <<'PY'
+import json, sys
+res = json.load(open(sys.argv[1]))
+print(f"\nNotifier, {res['alerts']} distinct FIRING alerts into the OpsGenie emulator "
+      f"(qalert concurrency {res['concurrency']}); latency at {res['latency_rate_per_s']} alerts/s")
+print(f"{'sink latency':<14}{'system':<20}{'deliv/s':>9}{'seconds':>9}{'steady/s':>10}{'p50 ms':>9}{'p99 ms':>9}")
+for l, r in res["runs"].items():
+    r["ratio"] = r["qalert"]["deliveries_per_s"] / r["alertmanager"]["deliveries_per_s"]
+    for name, key in (("qalert-notifier", "qalert"), ("Alertmanager 0.25", "alertmanager")):
+        lat = r[key + "_latency"]
+        print(f"{l + ' ms':<14}{name:<20}{r[key]['deliveries_per_s']:>9.0f}{r[key]['seconds']:>9.2f}"
+              f"{r[key]['steady']['per_s'] or 0:>10.0f}{lat['p50_ms']:>9.1f}{lat['p99_ms']:>9.1f}")
+    r["ratio_steady"] = (r["qalert"]["steady"]["per_s"] or 0) / (r["alertmanager"]["steady"]["per_s"] or 1)
+    print(f"{'':<14}ratio qalert/alertmanager {r['ratio']:.2f}x from start, "
+          f"{r['ratio_steady']:.2f}x first-to-last delivery (goal >= 5x)")
+res["targets"] = {f">= 5x at {l} ms": r["ratio"] >= 5 for l, r in res["runs"].items()}
+json.dump(res, open(sys.argv[2], "w"), indent=2)
+PY
