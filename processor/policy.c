@@ -309,24 +309,17 @@ out:
     return err;
 }
 
-enum qa_err policy_load_file(const char *path, struct policy **out, char *errstr,
+enum qa_err policy_read_text(const char *path, char **out, char *errstr,
                              size_t errstr_size)
 {
-    FILE *f = NULL;
+    FILE *f = fopen(path, "rb");
     char *buf = NULL;
     long size;
-    enum qa_err err;
+    enum qa_err err = QA_OK;
 
     *out = NULL;
-    if (!path || !*path) {
-        if (!(*out = policy_new_default()))
-            return qa_errf(errstr, errstr_size, QA_ERR_NOMEM, "out of memory");
-        return QA_OK;
-    }
-    if (!(f = fopen(path, "rb"))) {
-        err = qa_errf(errstr, errstr_size, QA_ERR_IO, "%s: cannot open", path);
-        goto out;
-    }
+    if (!f)
+        return qa_errf(errstr, errstr_size, QA_ERR_IO, "%s: cannot open", path);
     if (fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
         err = qa_errf(errstr, errstr_size, QA_ERR_IO, "%s: cannot read", path);
         goto out;
@@ -349,11 +342,30 @@ enum qa_err policy_load_file(const char *path, struct policy **out, char *errstr
         err = qa_errf(errstr, errstr_size, QA_ERR_INVALID, "%s: holds a NUL byte", path);
         goto out;
     }
-    err = policy_load_string(buf, out, errstr, errstr_size);
+    *out = buf;
+    buf = NULL;
 out:
-    if (f)
-        fclose(f);
+    fclose(f);
     free(buf);
+    return err;
+}
+
+enum qa_err policy_load_file(const char *path, struct policy **out,
+                             char *errstr, size_t errstr_size)
+{
+    char *text = NULL;
+    enum qa_err err;
+
+    *out = NULL;
+    if (!path || !*path) {
+        if (!(*out = policy_new_default()))
+            return qa_errf(errstr, errstr_size, QA_ERR_NOMEM, "out of memory");
+        return QA_OK;
+    }
+    if ((err = policy_read_text(path, &text, errstr, errstr_size)))
+        return err;
+    err = policy_load_string(text, out, errstr, errstr_size);
+    free(text);
     return err;
 }
 

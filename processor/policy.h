@@ -45,6 +45,11 @@ enum qa_err policy_load_string(const char *json, struct policy **out,
 enum qa_err policy_load_file(const char *path, struct policy **out,
                              char *errstr, size_t errstr_size);
 
+/* Reads a policy file into a NUL-terminated malloc'd text the caller frees
+ * (at most 16 MiB, no NUL byte inside). */
+enum qa_err policy_read_text(const char *path, char **out, char *errstr,
+                             size_t errstr_size);
+
 /* The defaults alone; NULL when out of memory. Free with policy_free(). */
 struct policy *policy_new_default(void);
 

@@ -14,7 +14,6 @@
 
 #include "common/log.h"
 
-#define RELOAD_MAX_FILE (16 * 1024 * 1024)
 /* Per-queue lines logged on one reload; the summary always counts all. */
 #define RELOAD_MAX_LINES 200
 
@@ -40,47 +39,6 @@ static int id_cmp(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Reads path into a NUL-terminated buffer the caller frees. */
-static enum qa_err read_text(const char *path, char **out, char *errstr, size_t errstr_size)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf = NULL;
-    long size;
-    enum qa_err err = QA_OK;
-
-    *out = NULL;
-    if (!f)
-        return qa_errf(errstr, errstr_size, QA_ERR_IO, "%s: cannot open", path);
-    if (fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
-        err = qa_errf(errstr, errstr_size, QA_ERR_IO, "%s: cannot read", path);
-        goto out;
-    }
-    if (size > RELOAD_MAX_FILE) {
-        err = qa_errf(errstr, errstr_size, QA_ERR_INVALID, "%s: larger than %d bytes", path,
-                      RELOAD_MAX_FILE);
-        goto out;
-    }
-    if (!(buf = malloc((size_t)size + 1))) {
-        err = qa_errf(errstr, errstr_size, QA_ERR_NOMEM, "out of memory");
-        goto out;
-    }
-    if (fread(buf, 1, (size_t)size, f) != (size_t)size) {
-        err = qa_errf(errstr, errstr_size, QA_ERR_IO, "%s: cannot read", path);
-        goto out;
-    }
-    buf[size] = '\0';
-    if (strlen(buf) != (size_t)size) {
-        err = qa_errf(errstr, errstr_size, QA_ERR_INVALID, "%s: holds a NUL byte", path);
-        goto out;
-    }
-    *out = buf;
-    buf = NULL;
-out:
-    fclose(f);
-    free(buf);
-    return err;
-}
-
 /* Loads the policy and its sorted queue ids from path (NULL: defaults). */
 static enum qa_err load(const char *path, struct policy **pol, char ***ids, size_t *nids,
                         char *errstr, size_t errstr_size)
@@ -99,7 +57,7 @@ static enum qa_err load(const char *path, struct policy **pol, char ***ids, size
             return qa_errf(errstr, errstr_size, QA_ERR_NOMEM, "out of memory");
         return QA_OK;
     }
-    if ((err = read_text(path, &text, errstr, errstr_size)))
+    if ((err = policy_read_text(path, &text, errstr, errstr_size)))
         return err;
     if ((err = policy_load_string(text, pol, errstr, errstr_size)))
         goto out;
