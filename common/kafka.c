@@ -134,6 +134,21 @@ out:
     return rk;
 }
 
+/* Sets key to ours when it still holds librdkafka's default: a value the
+ * operator passed through (QALERT_KAFKA_*) differs from it and is kept. */
+static enum qa_err keep_default(rd_kafka_conf_t *conf, const char *key,
+                                const char *lib_default, const char *ours,
+                                char *errstr, size_t errstr_size)
+{
+    char cur[64];
+    size_t n = sizeof(cur);
+
+    if (rd_kafka_conf_get(conf, key, cur, &n) == RD_KAFKA_CONF_OK &&
+        strcmp(cur, lib_default) != 0)
+        return QA_OK;
+    return kq_conf_set(conf, key, ours, errstr, errstr_size);
+}
+
 rd_kafka_t *kq_consumer_new(rd_kafka_conf_t *conf,
                             const struct kq_consumer_opts *opts,
                             char *errstr, size_t errstr_size)
@@ -165,6 +180,12 @@ rd_kafka_t *kq_consumer_new(rd_kafka_conf_t *conf,
         kq_conf_set(conf, "partition.assignment.strategy", "range,roundrobin",
                     errstr, errstr_size) ||
         kq_conf_set(conf, "enable.partition.eof", "false", errstr, errstr_size))
+        goto out;
+    /* A member killed with -9 holds its partitions until the session times
+     * out: 2.0.2's default of 45 s stalls the group that long, 10 s is the
+     * common choice. Keep an operator's own values (pass-through). */
+    if (keep_default(conf, "session.timeout.ms", "45000", "10000", errstr, errstr_size) ||
+        keep_default(conf, "heartbeat.interval.ms", "3000", "3000", errstr, errstr_size))
         goto out;
     rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, errstr_size);
     if (!rk)

@@ -144,6 +144,9 @@ static void test_consumer_settings(void **state)
     expect_prop(rd_kafka_conf(rk), "auto.offset.reset", "smallest");
     expect_prop(rd_kafka_conf(rk), "partition.assignment.strategy", "range,roundrobin");
     expect_prop(rd_kafka_conf(rk), "enable.partition.eof", "false");
+    /* a killed member must not stall the group 45 s (2.0.2's default) */
+    expect_prop(rd_kafka_conf(rk), "session.timeout.ms", "10000");
+    expect_prop(rd_kafka_conf(rk), "heartbeat.interval.ms", "3000");
     rd_kafka_destroy(rk);
 
     rk = kq_consumer_new(kq_conf_new(NULL, "c", errstr, sizeof(errstr)), &opts2, errstr,
@@ -153,6 +156,22 @@ static void test_consumer_settings(void **state)
     expect_prop(rd_kafka_conf(rk), "enable.auto.commit", "true");
     expect_prop(rd_kafka_conf(rk), "auto.offset.reset", "largest");
     rd_kafka_destroy(rk);
+
+    /* the operator's own session timeout and heartbeat are kept */
+    {
+        char *env[] = { "QALERT_KAFKA_SESSION_TIMEOUT_MS=30000",
+                        "QALERT_KAFKA_HEARTBEAT_INTERVAL_MS=2000", NULL };
+        char *argv[] = { "p", NULL };
+        struct cfg *cfg = parsed(argv, 1, env);
+
+        rk = kq_consumer_new(kq_conf_new(cfg, "c", errstr, sizeof(errstr)), &opts, errstr,
+                             sizeof(errstr));
+        assert_non_null(rk);
+        expect_prop(rd_kafka_conf(rk), "session.timeout.ms", "30000");
+        expect_prop(rd_kafka_conf(rk), "heartbeat.interval.ms", "2000");
+        rd_kafka_destroy(rk);
+        cfg_free(cfg);
+    }
 }
 
 /* What the delivery report saw through kq_header_get. */
