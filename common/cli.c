@@ -10,7 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/codec.h"
 #include "common/log.h"
+#include "common/registry.h"
 
 extern char **environ;
 
@@ -62,4 +64,20 @@ void cli_catch_signals(void (*handler)(int), ...)
     while ((sig = va_arg(ap, int)) != 0)
         sigaction(sig, &sa, NULL);
     va_end(ap);
+}
+
+int cli_codec_setup(const struct cfg *cfg)
+{
+    char errstr[512];
+    enum qa_err err;
+
+    if (codec_init(errstr, sizeof(errstr))) {
+        log_error("codec", LOG_S("reason", errstr));
+        return 1;
+    }
+    if ((err = registry_setup(cfg, errstr, sizeof(errstr))) != QA_OK) {
+        log_error("schema registry", LOG_S("reason", errstr));
+        return err == QA_ERR_INVALID ? 2 : 1;
+    }
+    return -1;
 }

@@ -13,6 +13,12 @@
  * QALERT_HELP_FORMAT=markdown, --help prints the README's table rows. */
 int cli_start(struct cfg *cfg, const char *program, int argc, char **argv);
 
+/* Loads the Avro schemas, then, when QALERT_SCHEMA_REGISTRY_URL is set,
+ * registers them (registry_setup). Returns -1 when ready, else the exit code
+ * after logging the reason: 2 for a malformed registry setting, 1 for any
+ * other failure. */
+int cli_codec_setup(const struct cfg *cfg);
+
 /* Prints "program: SETTING (--flag): reason" on stderr and returns 2, for
  * checks main() makes after parsing (a policy file that does not load). */
 int cli_bad_config(const char *program, const char *setting, const char *reason);

@@ -20,7 +20,6 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "common/metrics.h"
-#include "common/registry.h"
 #include "ingest/auth.h"
 #include "ingest/publisher.h"
 #include "ingest/server.h"
@@ -184,20 +183,9 @@ static int run(struct cfg *cfg)
         return 1;
     }
     cfg_log_effective(cfg);
-    if (codec_init(err, sizeof(err))) {
-        log_error("codec", LOG_S("reason", err));
+    if ((rc = cli_codec_setup(cfg)) >= 0)
         goto out;
-    }
-    switch (registry_setup(cfg, err, sizeof(err))) {
-    case QA_OK:
-        break;
-    case QA_ERR_INVALID: /* a malformed setting */
-        rc = 2;
-        /* fall through */
-    default:
-        log_error("schema registry", LOG_S("reason", err));
-        goto out;
-    }
+    rc = 1;
     metrics_build_info("qalert-ingest", QALERT_VERSION);
     pub = publisher_new(cfg, cfg_str(cfg, "topic-raw"),
                         (int)cfg_int(cfg, "ingest-publish-timeout-ms"), err,

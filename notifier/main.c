@@ -21,7 +21,6 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "common/metrics.h"
-#include "common/registry.h"
 #include "notifier/delivery.h"
 
 static const char program[] = "qalert-notifier";
@@ -167,20 +166,9 @@ static int run(struct cfg *cfg)
         log_error("cannot initialise libcurl");
         return 1;
     }
-    if (codec_init(err, sizeof(err))) {
-        log_error("codec", LOG_S("reason", err));
+    if ((rc = cli_codec_setup(cfg)) >= 0)
         goto out;
-    }
-    switch (registry_setup(cfg, err, sizeof(err))) {
-    case QA_OK:
-        break;
-    case QA_ERR_INVALID: /* a malformed setting */
-        rc = 2;
-        /* fall through */
-    default:
-        log_error("schema registry", LOG_S("reason", err));
-        goto out;
-    }
+    rc = 1;
     metrics_build_info(program, QALERT_VERSION);
     if (!(d = delivery_new(&dc, err, sizeof(err)))) {
         log_error("cannot start", LOG_S("reason", err));

@@ -15,7 +15,6 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "common/metrics.h"
-#include "common/registry.h"
 #include "loop.h"
 #include "policy.h"
 #include "policy_reload.h"
@@ -125,20 +124,9 @@ int main(int argc, char **argv)
                             errstr);
         goto out;
     }
-    if (codec_init(errstr, sizeof(errstr))) {
-        log_error("codec", LOG_S("error", errstr));
+    if ((rc = cli_codec_setup(cfg)) >= 0)
         goto out;
-    }
-    switch (registry_setup(cfg, errstr, sizeof(errstr))) {
-    case QA_OK:
-        break;
-    case QA_ERR_INVALID: /* a malformed setting */
-        rc = 2;
-        /* fall through */
-    default:
-        log_error("schema registry", LOG_S("reason", errstr));
-        goto out;
-    }
+    rc = 1;
     cfg_log_effective(cfg);
     metrics_build_info("qalert-processor", QALERT_VERSION);
 
