@@ -6,9 +6,11 @@
  * the copy. Only then is its offset stored (the lowest open one of its
  * partition, order.h).
  *
- * Order per grouping key: one record of a key at a time, and a record whose
- * key has an older record parked in the retry chain does not go to the sink
- * but follows it into the chain ("deferred"), keeping its own attempt count.
+ * Order per grouping key: one record of a key at a time, the next one only
+ * once the group's commit has passed the previous one (so a crash replays
+ * at most a key's last record), and a record whose key has an older record
+ * parked in the retry chain does not go to the sink but follows it into the
+ * chain ("deferred"), keeping its own attempt count.
  *
  * It must never store an offset before the record is done, never drop a
  * record (an undecodable one is dead-lettered), and never log a URL.
@@ -121,7 +123,11 @@ nomem:
     return NULL;
 }
 
-/* The record is done: store what that allows, hand its key on. */
+/* The record is done: store what that allows. Its key is not handed on
+ * yet: the next record of the key goes only once the group's commit has
+ * passed this one (dlv_on_committed), so that a crash can replay a key's
+ * last record only, never one the sink has seen followed by a newer one (a
+ * replayed FIRING after its RESOLVED would open a second OpsGenie alert). */
 static void finish(struct delivery *d, struct dlv_rec *r)
 {
     int64_t next = order_offsets_done(d->offsets, r->topic, r->partition, r->offset);
@@ -129,11 +135,24 @@ static void finish(struct delivery *d, struct dlv_rec *r)
 
     if (next >= 0)
         dlv_store_offset(d, r->topic, r->partition, next);
-    if (r->key && !d->draining)
-        waiting = order_key_release(d->keys, r->key);
+    if (r->key && !d->draining &&
+        order_key_hold(d->keys, r->key, r->topic, r->partition, r->offset) != QA_OK)
+        waiting = order_key_release(d->keys, r->key); /* not busy: nothing to hold */
     dlv_rec_free(d, r);
     if (waiting)
         dispatch(d, waiting);
+}
+
+static void dispatch_item(void *item, void *ctx)
+{
+    dispatch(ctx, item);
+}
+
+void dlv_on_committed(struct delivery *d, int topic, int32_t partition,
+                      int64_t next_offset)
+{
+    if (!d->draining)
+        order_keys_committed(d->keys, topic, partition, next_offset, dispatch_item, d);
 }
 
 static void produce(struct delivery *d, struct dlv_rec *r)

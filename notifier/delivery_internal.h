@@ -75,6 +75,10 @@ struct delivery {
     int stopping;
     int fatal;
     int64_t last_lag_mono;
+    /* Keys held until a commit (order_key_hold): a commit is asked for as
+     * soon as something new is stored, one at a time. */
+    int commit_wanted, commit_in_flight;
+    int64_t commit_sent_mono, commit_retry_mono;
     atomic_int joined;
     atomic_llong sink_paused_wall; /* for readiness: wall ms until which paused */
     struct metrics_family *m_deliveries, *m_seconds, *m_in_flight, *m_lag;
@@ -89,6 +93,10 @@ void dlv_on_produced(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque
 /* Drains what is under way (draining set): requests and produces end or the
  * deadline passes; then forgets every record in memory. */
 void dlv_drain(struct delivery *d, int64_t deadline_mono);
+/* The group committed (topic, partition) up to next_offset: the keys held
+ * on records below it go on to their next record. */
+void dlv_on_committed(struct delivery *d, int topic, int32_t partition,
+                      int64_t next_offset);
 
 /* delivery_kafka.c */
 enum qa_err dlv_kafka_setup(struct delivery *d, char *errstr, size_t errstr_size);
@@ -104,5 +112,8 @@ void dlv_resume_due(struct delivery *d);
 void dlv_store_offset(struct delivery *d, int topic, int32_t partition,
                       int64_t next_offset);
 void dlv_update_lag(struct delivery *d);
+/* Asks for an asynchronous commit when a key waits on one and something new
+ * was stored since the last (offset_commit_cb reports the outcome). */
+void dlv_commit_for_keys(struct delivery *d);
 
 #endif

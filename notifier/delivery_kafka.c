@@ -48,7 +48,63 @@ void dlv_store_offset(struct delivery *d, int topic, int32_t partition,
     if (err) /* the partition went away: its new owner reads the record again */
         log_debug("offset not stored", LOG_S("topic", d->topics[topic]),
                   LOG_I("partition", partition), LOG_S("error", rd_kafka_err2str(err)));
+    else
+        d->commit_wanted = 1;
     rd_kafka_topic_partition_list_destroy(l);
+}
+
+#define DLV_COMMIT_STUCK_MS 10000
+#define DLV_COMMIT_RETRY_MS 200
+
+void dlv_commit_for_keys(struct delivery *d)
+{
+    int64_t now = clock_mono_ms();
+    rd_kafka_resp_err_t err;
+
+    if (d->commit_in_flight && now - d->commit_sent_mono > DLV_COMMIT_STUCK_MS)
+        d->commit_in_flight = 0; /* no answer: ask again rather than wait forever */
+    if (!d->commit_wanted || d->commit_in_flight || d->draining ||
+        order_keys_held(d->keys) == 0 || now < d->commit_retry_mono)
+        return;
+    d->commit_wanted = 0;
+    /* NULL: the stored offsets of the whole assignment; the answer comes
+     * through on_commit from rd_kafka_consumer_poll(). */
+    if ((err = rd_kafka_commit(d->consumer, NULL, 1)) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        if (err != RD_KAFKA_RESP_ERR__NO_OFFSET) {
+            d->commit_wanted = 1;
+            d->commit_retry_mono = now + DLV_COMMIT_RETRY_MS;
+        }
+        return;
+    }
+    d->commit_in_flight = 1;
+    d->commit_sent_mono = now;
+}
+
+/* Every commit's outcome (ours, the periodic one, the one at revocation):
+ * the committed offsets release the keys held on records below them. */
+static void on_commit(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                      rd_kafka_topic_partition_list_t *offsets, void *opaque)
+{
+    struct delivery *d = opaque;
+    int failed = err && err != RD_KAFKA_RESP_ERR__NO_OFFSET;
+
+    (void)rk;
+    d->commit_in_flight = 0;
+    for (int i = 0; offsets && i < offsets->cnt; i++) {
+        const rd_kafka_topic_partition_t *tp = &offsets->elems[i];
+        int t = dlv_topic_index(d, tp->topic);
+        if (tp->err || tp->offset < 0) {
+            failed |= tp->err != RD_KAFKA_RESP_ERR_NO_ERROR;
+            continue;
+        }
+        if (t >= 0)
+            dlv_on_committed(d, t, tp->partition, tp->offset);
+    }
+    if (failed) { /* e.g. a rebalance under way: ask again a little later */
+        log_debug("commit failed; asking again", LOG_S("error", rd_kafka_err2str(err)));
+        d->commit_wanted = 1;
+        d->commit_retry_mono = clock_mono_ms() + DLV_COMMIT_RETRY_MS;
+    }
 }
 
 int dlv_is_put_back(const struct delivery *d, int topic, int32_t partition,
@@ -276,7 +332,8 @@ enum qa_err dlv_kafka_setup(struct delivery *d, char *errstr, size_t errstr_size
     struct kq_topic topics[DLV_MAX_TOPICS];
     struct kq_consumer_opts opts = { .group_id = d->conf.group_id, .auto_commit = 1 };
     rd_kafka_conf_t *conf;
-    char why[512];
+    char why[512], interval[32];
+    size_t n = sizeof(interval);
     int nparts;
 
     if (!(conf = kq_conf_new(d->conf.cfg, "qalert-notifier", errstr, errstr_size)))
@@ -306,11 +363,16 @@ enum qa_err dlv_kafka_setup(struct delivery *d, char *errstr, size_t errstr_size
     if (!(conf = kq_conf_new(d->conf.cfg, "qalert-notifier", errstr, errstr_size)))
         return QA_ERR_INVALID;
     rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
+    rd_kafka_conf_set_offset_commit_cb(conf, on_commit);
     rd_kafka_conf_set_opaque(conf, d);
-    /* Stored offsets are committed every second and on close. */
-    if (kq_conf_set(conf, "auto.commit.interval.ms", "1000", errstr, errstr_size)) {
-        rd_kafka_conf_destroy(conf);
-        return QA_ERR_INVALID;
+    /* Stored offsets are committed every second and on close (an operator's
+     * QALERT_KAFKA_AUTO_COMMIT_INTERVAL_MS is kept: 5000 is librdkafka's own). */
+    if (rd_kafka_conf_get(conf, "auto.commit.interval.ms", interval, &n) != RD_KAFKA_CONF_OK ||
+        strcmp(interval, "5000") == 0) {
+        if (kq_conf_set(conf, "auto.commit.interval.ms", "1000", errstr, errstr_size)) {
+            rd_kafka_conf_destroy(conf);
+            return QA_ERR_INVALID;
+        }
     }
     if (!(d->consumer = kq_consumer_new(conf, &opts, errstr, errstr_size)))
         return QA_ERR_KAFKA;

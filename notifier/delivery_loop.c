@@ -147,11 +147,14 @@ int delivery_run(struct delivery *d, volatile sig_atomic_t *stop)
         int64_t now = clock_mono_ms();
 
         dlv_resume_due(d);
-        consume(d, busy ? 0 : d->sendq_head ? 20 : 100);
+        /* Short waits while records or keys wait: a commit's answer (which
+         * frees held keys) is served inside the consumer poll. */
+        consume(d, busy ? 0 : d->sendq_head || order_keys_held(d->keys) ? 20 : 100);
         dlv_pump(d);
         http_poll(d->http, busy ? 20 : 0, dlv_on_http, d);
         dlv_pump(d);
         rd_kafka_poll(d->producer, 0);
+        dlv_commit_for_keys(d);
         if (now - d->last_lag_mono >= DLV_LAG_EVERY_MS) {
             d->last_lag_mono = now;
             dlv_update_lag(d);

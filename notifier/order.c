@@ -175,6 +175,10 @@ struct entry {
     char *key;
     unsigned hash;
     int busy;
+    int held;                   /* busy until (htopic, hpart) is committed past hoff */
+    int htopic;
+    int32_t hpart;
+    int64_t hoff;
     struct waiter *wait_head, *wait_tail;
     struct parked *parked;
     size_t nparked, capparked;
@@ -183,7 +187,7 @@ struct entry {
 
 struct order_keys {
     struct entry **buckets;
-    size_t nbuckets, count, waiting, parked;
+    size_t nbuckets, count, waiting, parked, held;
 };
 
 static unsigned fnv1a(const char *s)
@@ -306,6 +310,7 @@ void order_keys_clear(struct order_keys *k, int parked,
             }
             e->wait_tail = NULL;
             e->busy = 0;
+            e->held = 0;
             if (parked) {
                 k->parked -= e->nparked;
                 e->nparked = 0;
@@ -314,7 +319,7 @@ void order_keys_clear(struct order_keys *k, int parked,
         }
     }
     if (k)
-        k->waiting = 0;
+        k->waiting = k->held = 0;
 }
 
 void order_keys_free(struct order_keys *k)
@@ -371,6 +376,10 @@ void *order_key_release(struct order_keys *k, const char *key)
 
     if (!e)
         return NULL;
+    if (e->held) {
+        e->held = 0;
+        k->held--;
+    }
     if (!(w = e->wait_head)) {
         e->busy = 0;
         maybe_drop(k, e);
@@ -383,6 +392,71 @@ void *order_key_release(struct order_keys *k, const char *key)
     free(w);
     k->waiting--;
     return item; /* the key stays busy: it is this item's now */
+}
+
+enum qa_err order_key_hold(struct order_keys *k, const char *key, int topic,
+                           int32_t partition, int64_t offset)
+{
+    struct entry *e = lookup(k, key);
+
+    if (!e || !e->busy || e->held)
+        return QA_ERR_INVALID;
+    e->held = 1;
+    e->htopic = topic;
+    e->hpart = partition;
+    e->hoff = offset;
+    k->held++;
+    return QA_OK;
+}
+
+size_t order_keys_committed(struct order_keys *k, int topic, int32_t partition,
+                            int64_t committed, void (*fn)(void *item, void *ctx),
+                            void *ctx)
+{
+    struct waiter *handed = NULL, **tail = &handed;
+    size_t released = 0;
+
+    /* Items are collected first (in their own waiter nodes) and handed out
+     * after the walk: fn may add keys, and a table growing under the walk
+     * would lose entries. */
+    for (size_t i = 0; k && k->held && i < k->nbuckets; i++) {
+        for (struct entry *e = k->buckets[i], *next; e; e = next) {
+            struct waiter *w;
+
+            next = e->next;
+            if (!e->held || e->htopic != topic || e->hpart != partition ||
+                e->hoff >= committed)
+                continue;
+            e->held = 0;
+            k->held--;
+            released++;
+            if (!(w = e->wait_head)) {
+                e->busy = 0;
+                maybe_drop(k, e);
+                continue;
+            }
+            e->wait_head = w->next; /* the key stays busy: it is w's item's now */
+            if (!e->wait_head)
+                e->wait_tail = NULL;
+            k->waiting--;
+            w->next = NULL;
+            *tail = w;
+            tail = &w->next;
+        }
+    }
+    while (handed) {
+        struct waiter *w = handed;
+        handed = w->next;
+        if (fn)
+            fn(w->item, ctx);
+        free(w);
+    }
+    return released;
+}
+
+size_t order_keys_held(const struct order_keys *k)
+{
+    return k ? k->held : 0;
 }
 
 size_t order_keys_waiting(const struct order_keys *k)

@@ -5,9 +5,11 @@
  *   never passes a record still in flight (offsets_store takes offset+1 of
  *   the lowest record not yet done, whatever order requests finish in);
  * - per grouping key: whether a record of the key is being handled (the
- *   next one waits instead of racing it to the sink), the records waiting
- *   behind it, and the key's records parked in the retry chain, each known
- *   by its position on the alerts topic (qalert-original-offset).
+ *   next one waits instead of racing it to the sink) or is done but not yet
+ *   committed (held: the next one still waits, so that a crash can replay
+ *   only a key's last record), the records waiting behind it, and the key's
+ *   records parked in the retry chain, each known by its position on the
+ *   alerts topic (qalert-original-offset).
  *
  * The rule it supports (docs/notifier.md): a record goes to the sink only
  * when no parked record of its key is older (smaller original offset);
@@ -74,6 +76,26 @@ enum qa_err order_key_wait(struct order_keys *k, const char *key, void *item);
  * now holds the key (it stays busy), or NULL when none waited (the key is
  * free). */
 void *order_key_release(struct order_keys *k, const char *key);
+
+/* The busy record of key is done but its position (topic, partition,
+ * offset) is not yet committed: the key stays busy, and its next record
+ * waits, until order_keys_committed() reports a commit past offset
+ * (docs/notifier.md, "Order per grouping key"). QA_ERR_INVALID when the key
+ * is not busy or already held. */
+enum qa_err order_key_hold(struct order_keys *k, const char *key, int topic,
+                           int32_t partition, int64_t offset);
+
+/* The group's committed offset of (topic, partition) is now `committed`
+ * (the next record to read). Every key held on a record below it is
+ * released: its first waiting item is handed to fn (it now holds the key),
+ * or the key becomes free. fn is called after the table is updated and may
+ * use it. Returns the number of keys released. */
+size_t order_keys_committed(struct order_keys *k, int topic, int32_t partition,
+                            int64_t committed, void (*fn)(void *item, void *ctx),
+                            void *ctx);
+
+/* Keys held until a commit. */
+size_t order_keys_held(const struct order_keys *k);
 
 /* Records waiting behind busy keys, over all keys. */
 size_t order_keys_waiting(const struct order_keys *k);

@@ -6,7 +6,8 @@
 #  4. a FIRING delayed by retries and its RESOLVED behind it: order kept;
 #  5. an undecodable record: dead-lettered, the next alert still delivered;
 #  6. kill -9 mid-delivery, restart: every alert delivered, one OpsGenie
-#     alert per alias;
+#     alert per alias; 6b. kill -9 after a FIRING and its RESOLVED were
+#     delivered (and while a close is in flight): the FIRING is not replayed;
 #  7. Slack: delivered, then the sink down longer than every delay: both
 #     alerts dead-lettered, none lost;
 #  8. SIGTERM exits 0; no secret (API key, webhook path) in any log.
@@ -141,6 +142,37 @@ check $OG "k6 = [a['alias'] for a in alerts if a['alias'].startswith('k6-')]
 assert len(k6) == 20 and len(set(k6)) == 20, 'one alert per alias: %r' % k6" || qa_fail "case 6"
 kill -TERM "$NOTIF_PID"; rc=0; wait "$NOTIF_PID" || rc=$?
 [ "$rc" -eq 0 ] || qa_fail "notifier exited $rc on SIGTERM"
+
+echo "== 6b. kill -9 after a FIRING and its RESOLVED: the FIRING is not replayed"
+# Only the commits the key order makes count (SPEC §7: one create per alias
+# and episode): a record of a key goes to the sink only once the earlier
+# ones of that key are committed, so a restart replays at most the last one.
+cal=calerts-$id
+for_og3() { start_notifier "$1" opsgenie "$cal" "g-oc-$id" \
+  QALERT_OPSGENIE_API_URL="http://127.0.0.1:$OG" QALERT_OPSGENIE_API_KEY="$key" \
+  QALERT_KAFKA_AUTO_COMMIT_INTERVAL_MS=60000; }
+for_og3 og3
+"$pub" "$cal" "c1-$id=FIRING" "c1-$id=RESOLVED"
+wait_for 20 $OG "[a['status'] for a in alerts if a['alias'] == 'c1-$id'] == ['closed']" \
+  || qa_fail "c1 not created and closed"
+# c2's close is slow: kill -9 while it is in flight
+fault $OG '{"delay_ms": 2500, "count": 1, "path": "/v2/alerts/c2-'$id'/close"}'
+"$pub" "$cal" "c2-$id=FIRING" "c2-$id=RESOLVED"
+t=0; until grep -q '"request":"opsgenie.close","key":"c2-'$id'"' "$QA_TMP/og3.log"; do
+  t=$((t + 1)); [ $t -gt 100 ] && qa_fail "c2's close never sent"; sleep 0.1
+done
+kill -KILL "$NOTIF_PID"; wait "$NOTIF_PID" 2>/dev/null || true
+for_og3 og3b
+wait_for 20 $OG "[a['status'] for a in alerts if a['alias'] == 'c2-$id'] == ['closed']" \
+  || qa_fail "c2 not closed after the restart"
+sleep 3 # time for any replay to reach the sink
+check $OG "for k in ('c1-$id', 'c2-$id'):
+    mine = [a for a in alerts if a['alias'] == k]
+    assert len(creates(k)) == 1, '%s: %d create requests (a FIRING replayed)' % (k, len(creates(k)))
+    assert [a['status'] for a in mine] == ['closed'], '%s: alerts %r' % (k, [(a['status'], a['creates']) for a in mine])" \
+  || qa_fail "case 6b"
+kill -TERM "$NOTIF_PID"; rc=0; wait "$NOTIF_PID" || rc=$?
+[ "$rc" -eq 0 ] || qa_fail "notifier exited $rc on SIGTERM (6b)"
 
 echo "== 7. Slack: delivered, then down longer than every delay"
 start_emulator slack; SL=$EMU_PORT; SL_PID=$EMU_PID

@@ -1,7 +1,8 @@
 /*
  * test_order.c — the notifier's order and offset bookkeeping: stored offsets
  * never pass an open record whatever order requests finish in; the per-key
- * gate hands the key to waiters in arrival order; parked records block only
+ * gate hands the key to waiters in arrival order, and a done record keeps
+ * it until a commit passes that record; parked records block only
  * newer records of their key, and nothing is left behind.
  */
 #include <setjmp.h>
@@ -153,6 +154,100 @@ static void test_key_clear(void **state)
     order_keys_free(k);
 }
 
+/* What the commit handed on, in order. */
+static struct {
+    void *items[8];
+    int n;
+    struct order_keys *k;
+} handed;
+
+static void take_item(void *item, void *ctx)
+{
+    (void)ctx;
+    handed.items[handed.n++] = item;
+    /* the item holds its key now; fn may use the table (it adds a key) */
+    assert_int_equal(order_key_acquire(handed.k, "added-in-fn"), QA_OK);
+    assert_null(order_key_release(handed.k, "added-in-fn"));
+}
+
+/* A key done but not committed stays busy; only a commit past its record
+ * (on its own topic and partition) hands it on. */
+static void test_key_held_until_commit(void **state)
+{
+    struct order_keys *k = order_keys_new();
+    int resolved = 1, later = 2;
+
+    handed.n = 0;
+    handed.k = k;
+    assert_int_equal(order_key_hold(k, "a", 0, 2, 10), QA_ERR_INVALID); /* not busy */
+    assert_int_equal(order_key_acquire(k, "a"), QA_OK);
+    assert_int_equal(order_key_hold(k, "a", 0, 2, 10), QA_OK);
+    assert_int_equal(order_key_hold(k, "a", 0, 2, 10), QA_ERR_INVALID); /* twice */
+    assert_int_equal(order_keys_held(k), 1);
+    assert_true(order_key_busy(k, "a"));
+    assert_int_equal(order_key_wait(k, "a", &resolved), QA_OK);
+    assert_int_equal(order_key_wait(k, "a", &later), QA_OK);
+    /* the commit must pass offset 10 on topic 0 partition 2 */
+    assert_int_equal(order_keys_committed(k, 0, 2, 10, take_item, NULL), 0);
+    assert_int_equal(order_keys_committed(k, 1, 2, 11, take_item, NULL), 0);
+    assert_int_equal(order_keys_committed(k, 0, 1, 11, take_item, NULL), 0);
+    assert_int_equal(handed.n, 0);
+    assert_true(order_key_busy(k, "a"));
+    assert_int_equal(order_keys_committed(k, 0, 2, 11, take_item, NULL), 1);
+    assert_int_equal(handed.n, 1);
+    assert_ptr_equal(handed.items[0], &resolved);
+    assert_int_equal(order_keys_held(k), 0);
+    assert_true(order_key_busy(k, "a")); /* resolved's now */
+    assert_int_equal(order_keys_waiting(k), 1);
+    /* a second commit hands nothing on: the key is not held */
+    assert_int_equal(order_keys_committed(k, 0, 2, 50, take_item, NULL), 0);
+    assert_int_equal(handed.n, 1);
+    assert_int_equal(order_key_hold(k, "a", 0, 2, 11), QA_OK);
+    assert_int_equal(order_keys_committed(k, 0, 2, 50, take_item, NULL), 1);
+    assert_ptr_equal(handed.items[1], &later);
+    assert_int_equal(order_key_hold(k, "a", 0, 2, 12), QA_OK);
+    assert_int_equal(order_keys_committed(k, 0, 2, 50, NULL, NULL), 1);
+    assert_false(order_key_busy(k, "a")); /* nobody waited: free */
+    assert_int_equal(order_keys_count(k), 0);
+    /* a release (drain) clears the hold too; clear forgets holds */
+    assert_int_equal(order_key_acquire(k, "b"), QA_OK);
+    assert_int_equal(order_key_hold(k, "b", 3, 0, 5), QA_OK);
+    assert_null(order_key_release(k, "b"));
+    assert_int_equal(order_keys_held(k), 0);
+    assert_int_equal(order_key_acquire(k, "c"), QA_OK);
+    assert_int_equal(order_key_hold(k, "c", 3, 0, 5), QA_OK);
+    order_keys_clear(k, 1, NULL, NULL);
+    assert_int_equal(order_keys_held(k), 0);
+    assert_int_equal(order_keys_count(k), 0);
+    order_keys_free(k);
+}
+
+/* Many keys held on one partition, released by one commit: each waiter is
+ * handed on once, whatever the table does meanwhile. */
+static void test_keys_committed_many(void **state)
+{
+    struct order_keys *k = order_keys_new();
+    int x[200], n = 0;
+    char key[32];
+
+    for (int i = 0; i < 200; i++) {
+        snprintf(key, sizeof(key), "m%d", i);
+        assert_int_equal(order_key_acquire(k, key), QA_OK);
+        assert_int_equal(order_key_hold(k, key, 0, 0, i), QA_OK);
+        if (i % 2)
+            assert_int_equal(order_key_wait(k, key, &x[i]), QA_OK);
+    }
+    assert_int_equal(order_keys_committed(k, 0, 0, 100, count_item, &n), 100);
+    assert_int_equal(n, 50);
+    assert_int_equal(order_keys_held(k), 100);
+    assert_int_equal(order_keys_count(k), 150); /* 50 freed, 50 handed on */
+    assert_int_equal(order_keys_committed(k, 0, 0, 200, count_item, &n), 100);
+    assert_int_equal(n, 100);
+    assert_int_equal(order_keys_held(k), 0);
+    order_keys_clear(k, 1, NULL, NULL);
+    order_keys_free(k);
+}
+
 static void test_parked_blocks_newer_only(void **state)
 {
     struct order_keys *k = order_keys_new();
@@ -226,6 +321,8 @@ int main(void)
         cmocka_unit_test(test_offsets_many),
         cmocka_unit_test(test_key_gate),
         cmocka_unit_test(test_key_clear),
+        cmocka_unit_test(test_key_held_until_commit),
+        cmocka_unit_test(test_keys_committed_many),
         cmocka_unit_test(test_parked_blocks_newer_only),
         cmocka_unit_test(test_parked_duplicates_and_unknown),
     };
