@@ -236,6 +236,26 @@ static void forward(struct delivery *d, struct dlv_rec *r, int dest, int64_t not
     produce(d, r);
 }
 
+/* Deferrals come in bursts (a busy key behind a retried record): one info
+ * line a second with the count left out, the rest at debug. */
+static void log_deferred(struct delivery *d, const struct dlv_rec *r)
+{
+    int64_t now = clock_mono_ms();
+
+    if (now - d->defer_log_mono < 1000) {
+        d->defer_log_skipped++;
+        log_debug("deferred behind an older record of its key", LOG_S("key", r->key),
+                  LOG_S("topic", d->topics[r->dest]), LOG_I("not_before", r->dest_not_before));
+        return;
+    }
+    log_info("deferred behind an older record of its key", LOG_S("key", r->key),
+             LOG_S("topic", d->topics[r->dest]), LOG_I("attempt", r->rh.attempt),
+             LOG_I("not_before", r->dest_not_before),
+             LOG_I("more_since_last_line", d->defer_log_skipped));
+    d->defer_log_mono = now;
+    d->defer_log_skipped = 0;
+}
+
 void dlv_on_produced(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
 {
     struct delivery *d = opaque;
@@ -263,11 +283,13 @@ void dlv_on_produced(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque
         metrics_inc(d->m_deliveries, metrics_labels(labels, sizeof(labels), "outcome",
                     outcome, "sink", d->conf.sink_name, NULL), 1);
     }
-    log_info(r->deferred ? "deferred behind an older record of its key"
-             : r->dest > (int)d->conf.ndelays ? "dead-lettered" : "will retry",
-             LOG_S("key", r->key), LOG_S("topic", d->topics[r->dest]),
-             LOG_I("attempt", r->rh.attempt), LOG_I("not_before", r->dest_not_before),
-             LOG_S("error", r->error));
+    if (r->deferred)
+        log_deferred(d, r);
+    else
+        log_info(r->dest > (int)d->conf.ndelays ? "dead-lettered" : "will retry",
+                 LOG_S("key", r->key), LOG_S("topic", d->topics[r->dest]),
+                 LOG_I("attempt", r->rh.attempt), LOG_I("not_before", r->dest_not_before),
+                 LOG_S("error", r->error));
     finish(d, r);
 }
 
@@ -323,6 +345,9 @@ void dlv_on_message(struct delivery *d, rd_kafka_message_t *msg)
             dlv_put_back(d, topic, msg->partition, msg->offset, rh.not_before_ms);
             return;
         }
+        if (dlv_wait_for_key(d, msg, topic, (rh.present & RETRY_HAS_ORIGINAL_OFFSET)
+                                            ? rh.original_offset : -1))
+            return;
     }
     if (d->held >= DLV_MAX_HELD) {
         d->backpressure = 1;

@@ -46,12 +46,30 @@ struct dlv_rec {
     struct dlv_rec *next;         /* send queue */
 };
 
+/* A retry-topic record whose older records (of its key) are due elsewhere
+ * waits in its partition at most this long for them to clear; then it is
+ * deferred behind them (produced again) instead. */
+#define DLV_BLOCKED_WAIT_MS 2000
+
 struct dlv_paused {
     int topic;
     int32_t partition;
     int64_t offset;     /* records at or past it are read again on resume */
     int64_t resume_ms;  /* wall clock; 0: held for back-pressure */
+    int seek_pending;   /* the seek back timed out: retried, never resumed before */
+    int64_t seek_retry_mono;
+    char wait_key[256]; /* non-empty: resumed once no older record of it is parked */
+    int64_t wait_orig;
 };
+
+/* A record read again after waiting DLV_BLOCKED_WAIT_MS for its key: it is
+ * deferred on this read, not put back again. */
+struct dlv_waited {
+    int topic;
+    int32_t partition;
+    int64_t offset;
+};
+#define DLV_MAX_WAITED 64
 
 struct delivery {
     struct delivery_config conf;
@@ -68,6 +86,11 @@ struct delivery {
     struct dlv_paused *paused;
     size_t npaused, cappaused;
     int backpressure;
+    struct dlv_waited waited[DLV_MAX_WAITED];
+    size_t nwaited;
+    int64_t defer_log_mono;     /* rate limit of the "deferred" info line */
+    long defer_log_skipped;
+    int64_t seek_log_mono;
     double tokens;
     int64_t tokens_mono;
     int64_t sink_paused_until;   /* monotonic ms */
@@ -105,6 +128,12 @@ int dlv_topic_index(const struct delivery *d, const char *topic);
  * is read again on resume (resume_ms wall clock; 0 for back-pressure). */
 void dlv_put_back(struct delivery *d, int topic, int32_t partition, int64_t offset,
                   int64_t resume_ms);
+/* 1 when a retry-topic record must wait in its partition for an older
+ * record of its key that is due elsewhere (put back until that one is
+ * parked no more, at most DLV_BLOCKED_WAIT_MS): re-producing it behind a due
+ * record would have it read again at once, in a loop. */
+int dlv_wait_for_key(struct delivery *d, const rd_kafka_message_t *msg, int topic,
+                     int64_t orig);
 /* 1 when the record must be ignored: its partition was put back before it. */
 int dlv_is_put_back(const struct delivery *d, int topic, int32_t partition,
                     int64_t offset);

@@ -21,6 +21,8 @@
 #include "notifier/delivery_internal.h"
 
 #define DLV_REBUILD_TIMEOUT_MS 30000
+#define DLV_SEEK_TIMEOUT_MS 2000
+#define DLV_SEEK_RETRY_MS 200
 
 int dlv_topic_index(const struct delivery *d, const char *topic)
 {
@@ -118,6 +120,25 @@ int dlv_is_put_back(const struct delivery *d, int topic, int32_t partition,
     return 0;
 }
 
+/* A seek that timed out leaves librdkafka's fetch position unknown: the
+ * partition stays paused (records past offset are still ignored) and the
+ * seek is tried again from dlv_resume_due(); it resumes only after one
+ * succeeded. Never fatal: it happens under load. */
+static void seek_failed(struct delivery *d, struct dlv_paused *p, rd_kafka_error_t *error)
+{
+    int64_t now = clock_mono_ms();
+
+    p->seek_pending = 1;
+    p->seek_retry_mono = now + DLV_SEEK_RETRY_MS;
+    if (now - d->seek_log_mono >= 1000) {
+        d->seek_log_mono = now;
+        log_warn("seek failed; trying again", LOG_S("topic", d->topics[p->topic]),
+                 LOG_I("partition", p->partition), LOG_I("offset", p->offset),
+                 LOG_S("error", rd_kafka_error_string(error)));
+    }
+    rd_kafka_error_destroy(error);
+}
+
 void dlv_put_back(struct delivery *d, int topic, int32_t partition, int64_t offset,
                   int64_t resume_ms)
 {
@@ -137,19 +158,52 @@ void dlv_put_back(struct delivery *d, int topic, int32_t partition, int64_t offs
     /* Pause first, then seek (librdkafka#3471): the fetched queue is
      * dropped and the fetcher restarts at offset on resume. */
     rd_kafka_pause_partitions(d->consumer, l);
-    if ((error = rd_kafka_seek_partitions(d->consumer, l, 5000))) {
-        log_error("seek failed", LOG_S("topic", d->topics[topic]),
-                  LOG_S("error", rd_kafka_error_string(error)));
-        rd_kafka_error_destroy(error);
-        d->fatal = 1;
-        goto out;
-    }
-    d->paused[d->npaused++] = (struct dlv_paused){ topic, partition, offset, resume_ms };
+    d->paused[d->npaused] = (struct dlv_paused){ topic, partition, offset, resume_ms,
+                                                 0, 0, "", 0 };
+    if ((error = rd_kafka_seek_partitions(d->consumer, l, DLV_SEEK_TIMEOUT_MS)))
+        seek_failed(d, &d->paused[d->npaused], error);
+    d->npaused++;
     log_debug("partition waits", LOG_S("topic", d->topics[topic]),
               LOG_I("partition", partition), LOG_I("offset", offset),
               LOG_I("until", resume_ms));
 out:
     rd_kafka_topic_partition_list_destroy(l);
+}
+
+int dlv_wait_for_key(struct delivery *d, const rd_kafka_message_t *msg, int topic,
+                     int64_t orig)
+{
+    char key[sizeof(((struct dlv_paused *)0)->wait_key)];
+    int level = 0;
+    int64_t nb = 0, now = clock_wall_ms();
+
+    if (topic < 1 || !msg->key || msg->key_len == 0 || msg->key_len >= sizeof(key) ||
+        memchr(msg->key, '\0', msg->key_len))
+        return 0;
+    memcpy(key, msg->key, msg->key_len);
+    key[msg->key_len] = '\0';
+    for (size_t i = 0; i < d->nwaited; i++) {
+        const struct dlv_waited *w = &d->waited[i];
+        if (w->topic == topic && w->partition == msg->partition && w->offset == msg->offset) {
+            d->waited[i] = d->waited[--d->nwaited];
+            return 0; /* waited long enough: deferred this time */
+        }
+    }
+    /* Busy: it queues behind the key. Not due yet: deferred with that due
+     * time, read again only then. An older one in this very partition is
+     * behind it (it would hold the key otherwise): deferred behind it. */
+    if (order_key_busy(d->keys, key) ||
+        !order_parked_blocker(d->keys, key, orig, &level, &nb) || nb > now ||
+        order_parked_older_at(d->keys, key, orig, topic))
+        return 0;
+    dlv_put_back(d, topic, msg->partition, msg->offset, now + DLV_BLOCKED_WAIT_MS);
+    if (d->npaused > 0 && d->paused[d->npaused - 1].offset == msg->offset &&
+        d->paused[d->npaused - 1].topic == topic) {
+        struct dlv_paused *p = &d->paused[d->npaused - 1];
+        snprintf(p->wait_key, sizeof(p->wait_key), "%s", key);
+        p->wait_orig = orig;
+    }
+    return 1;
 }
 
 void dlv_resume_due(struct delivery *d)
@@ -160,11 +214,36 @@ void dlv_resume_due(struct delivery *d)
         d->backpressure = 0;
     for (size_t i = 0; i < d->npaused;) {
         struct dlv_paused *p = &d->paused[i];
-        if (p->resume_ms ? p->resume_ms > now : d->backpressure) {
+        rd_kafka_topic_partition_list_t *l;
+        rd_kafka_error_t *error;
+        int cleared = p->wait_key[0] &&
+                      !order_parked_blocker(d->keys, p->wait_key, p->wait_orig, NULL, NULL);
+
+        if (p->seek_pending) {
+            if (clock_mono_ms() < p->seek_retry_mono) {
+                i++;
+                continue;
+            }
+            l = one_tp(d, p->topic, p->partition, p->offset);
+            error = rd_kafka_seek_partitions(d->consumer, l, DLV_SEEK_TIMEOUT_MS);
+            rd_kafka_topic_partition_list_destroy(l);
+            if (error) {
+                seek_failed(d, p, error);
+                i++;
+                continue;
+            }
+            p->seek_pending = 0;
+        }
+        if (!cleared && (p->resume_ms ? p->resume_ms > now : d->backpressure)) {
             i++;
             continue;
         }
-        rd_kafka_topic_partition_list_t *l = one_tp(d, p->topic, p->partition, p->offset);
+        if (p->wait_key[0] && !cleared) {
+            if (d->nwaited == DLV_MAX_WAITED) /* forget the oldest: it waits once more */
+                memmove(d->waited, d->waited + 1, --d->nwaited * sizeof(d->waited[0]));
+            d->waited[d->nwaited++] = (struct dlv_waited){ p->topic, p->partition, p->offset };
+        }
+        l = one_tp(d, p->topic, p->partition, p->offset);
         rd_kafka_resume_partitions(d->consumer, l);
         rd_kafka_topic_partition_list_destroy(l);
         *p = d->paused[--d->npaused];
@@ -303,7 +382,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     char labels[RETRY_TOPIC_MAX + 64], part[16];
 
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-        d->npaused = 0;
+        d->npaused = d->nwaited = 0;
         d->backpressure = 0;
         order_keys_clear(d->keys, 1, NULL, NULL); /* empty after a revoke anyway */
         rebuild_parked(d, parts);
@@ -322,7 +401,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                        "topic", parts->elems[i].topic, NULL));
     }
     rd_kafka_assign(rk, NULL);
-    d->npaused = 0;
+    d->npaused = d->nwaited = 0;
     d->draining = d->stopping;
     log_info("partitions revoked", LOG_I("partitions", parts->cnt));
 }

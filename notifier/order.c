@@ -533,6 +533,20 @@ int order_parked_blocker(const struct order_keys *k, const char *key,
     return found;
 }
 
+int order_parked_older_at(const struct order_keys *k, const char *key, int64_t orig,
+                          int level)
+{
+    const struct entry *e = lookup(k, key);
+
+    if (orig < 0)
+        orig = -1;
+    for (size_t i = 0; e && i < e->nparked; i++) {
+        if (e->parked[i].orig < orig && e->parked[i].level == level)
+            return 1;
+    }
+    return 0;
+}
+
 size_t order_parked_count(const struct order_keys *k, const char *key)
 {
     const struct entry *e;

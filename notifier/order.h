@@ -116,6 +116,12 @@ int order_parked_remove(struct order_keys *k, const char *key, int64_t orig);
 int order_parked_blocker(const struct order_keys *k, const char *key,
                          int64_t orig, int *level, int64_t *not_before_ms);
 
+/* 1 when a parked record of key older than orig sits in retry topic
+ * `level` (then, the key's chain being one partition per level, it is in the
+ * same partition as a record of key read from that level). */
+int order_parked_older_at(const struct order_keys *k, const char *key, int64_t orig,
+                          int level);
+
 /* Parked records of key; of every key when key is NULL. */
 size_t order_parked_count(const struct order_keys *k, const char *key);
 

@@ -288,6 +288,23 @@ static void test_parked_blocks_newer_only(void **state)
     order_keys_free(k);
 }
 
+/* Where the older parked records sit: only older ones, only that level. */
+static void test_parked_older_at(void **state)
+{
+    struct order_keys *k = order_keys_new();
+
+    assert_int_equal(order_parked_add(k, "q", 10, 2, 0), QA_OK);
+    assert_int_equal(order_parked_add(k, "q", 30, 1, 0), QA_OK);
+    assert_true(order_parked_older_at(k, "q", 11, 2));
+    assert_false(order_parked_older_at(k, "q", 10, 2)); /* not older than itself */
+    assert_false(order_parked_older_at(k, "q", 11, 1)); /* 30 is newer */
+    assert_true(order_parked_older_at(k, "q", 31, 1));
+    assert_false(order_parked_older_at(k, "q", 31, 3));
+    assert_false(order_parked_older_at(k, "other", 31, 1));
+    assert_false(order_parked_older_at(k, "q", -1, 2)); /* unknown: nothing older */
+    order_keys_free(k);
+}
+
 static void test_parked_duplicates_and_unknown(void **state)
 {
     struct order_keys *k = order_keys_new();
@@ -325,6 +342,7 @@ int main(void)
         cmocka_unit_test(test_keys_committed_many),
         cmocka_unit_test(test_parked_blocks_newer_only),
         cmocka_unit_test(test_parked_duplicates_and_unknown),
+        cmocka_unit_test(test_parked_older_at),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
