@@ -453,6 +453,18 @@ enum qa_err dlv_kafka_setup(struct delivery *d, char *errstr, size_t errstr_size
             return QA_ERR_INVALID;
         }
     }
+    /* A fetch that finds nothing waits fetch.wait.max.ms at the broker; right
+     * after an assignment the empty retry partitions are often fetched first,
+     * and librdkafka's 500 ms then delayed the alerts' first records by as
+     * much (an operator's value is kept). */
+    n = sizeof(interval);
+    if (rd_kafka_conf_get(conf, "fetch.wait.max.ms", interval, &n) != RD_KAFKA_CONF_OK ||
+        strcmp(interval, "500") == 0) {
+        if (kq_conf_set(conf, "fetch.wait.max.ms", "50", errstr, errstr_size)) {
+            rd_kafka_conf_destroy(conf);
+            return QA_ERR_INVALID;
+        }
+    }
     if (!(d->consumer = kq_consumer_new(conf, &opts, errstr, errstr_size)))
         return QA_ERR_KAFKA;
     return QA_OK;
