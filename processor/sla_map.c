@@ -21,11 +21,13 @@ static uint64_t hash_key(const char *s)
 struct sla_map_entry *sla_map_find(const struct sla_map *m, const char *key)
 {
     struct sla_map_entry *en;
+    uint64_t h;
 
     if (!m->nbuckets)
         return NULL;
-    for (en = m->buckets[hash_key(key) & (m->nbuckets - 1)]; en; en = en->hnext)
-        if (strcmp(en->key, key) == 0)
+    h = hash_key(key);
+    for (en = m->buckets[h & (m->nbuckets - 1)]; en; en = en->hnext)
+        if (en->hash == h && strcmp(en->key, key) == 0)
             return en;
     return NULL;
 }
@@ -44,7 +46,7 @@ static enum qa_err grow(struct sla_map *m)
     if (!b)
         return QA_ERR_NOMEM;
     for (struct sla_map_entry *en = m->head; en; en = en->next) {
-        size_t i = hash_key(en->key) & (n - 1);
+        size_t i = en->hash & (n - 1);
         en->hnext = b[i];
         b[i] = en;
     }
@@ -57,16 +59,20 @@ static enum qa_err grow(struct sla_map *m)
 enum qa_err sla_map_put(struct sla_map *m, const char *key, void *value)
 {
     struct sla_map_entry *en;
-    size_t i;
+    size_t i, klen = strlen(key);
 
     if (m->count + 1 > m->nbuckets && grow(m) != QA_OK)
         return QA_ERR_NOMEM;
-    if (!(en = calloc(1, sizeof(*en))) || !(en->key = strdup(key))) {
-        free(en);
+    /* Entry and key in one allocation: one malloc per put, one cache line
+     * fewer per lookup. */
+    if (!(en = malloc(sizeof(*en) + klen + 1)))
         return QA_ERR_NOMEM;
-    }
+    memset(en, 0, sizeof(*en));
+    en->key = (char *)(en + 1);
+    memcpy(en->key, key, klen + 1);
+    en->hash = hash_key(key);
     en->value = value;
-    i = hash_key(key) & (m->nbuckets - 1);
+    i = en->hash & (m->nbuckets - 1);
     en->hnext = m->buckets[i];
     m->buckets[i] = en;
     en->prev = m->tail;
@@ -81,7 +87,7 @@ enum qa_err sla_map_put(struct sla_map *m, const char *key, void *value)
 
 void *sla_map_remove_entry(struct sla_map *m, struct sla_map_entry *en)
 {
-    struct sla_map_entry **pp = &m->buckets[hash_key(en->key) & (m->nbuckets - 1)];
+    struct sla_map_entry **pp = &m->buckets[en->hash & (m->nbuckets - 1)];
     void *value = en->value;
 
     while (*pp != en)
@@ -96,7 +102,6 @@ void *sla_map_remove_entry(struct sla_map *m, struct sla_map_entry *en)
     else
         m->tail = en->prev;
     m->count--;
-    free(en->key);
     free(en);
     return value;
 }
@@ -137,7 +142,6 @@ void sla_map_clear(struct sla_map *m, void (*free_value)(void *))
         next = en->next;
         if (free_value)
             free_value(en->value);
-        free(en->key);
         free(en);
     }
     free(m->buckets);

@@ -18,7 +18,8 @@
 #include "common/err.h"
 
 struct sla_map_entry {
-    char *key;
+    char *key;     /* points into the entry's own allocation */
+    uint64_t hash; /* of key: spares re-hashing and most strcmps */
     void *value;
     struct sla_map_entry *hnext;       /* bucket chain */
     struct sla_map_entry *prev, *next; /* insertion order, oldest first */
