@@ -105,8 +105,6 @@ rd_kafka_t *kq_producer_new(rd_kafka_conf_t *conf, const char *transactional_id,
                             char *errstr, size_t errstr_size)
 {
     rd_kafka_t *rk = NULL;
-    char linger[32];
-    size_t n = sizeof(linger);
 
     if (!conf) {
         qa_errf(errstr, errstr_size, QA_ERR_INVALID, "no kafka configuration");
@@ -116,12 +114,6 @@ rd_kafka_t *kq_producer_new(rd_kafka_conf_t *conf, const char *transactional_id,
     if (kq_conf_set(conf, "enable.idempotence", "true", errstr, errstr_size) ||
         kq_conf_set(conf, "acks", "all", errstr, errstr_size))
         goto out;
-    /* 5 ms batches (librdkafka 2.0's default too); keep an operator's own. */
-    if (rd_kafka_conf_get(conf, "linger.ms", linger, &n) != RD_KAFKA_CONF_OK ||
-        strcmp(linger, "5") == 0) {
-        if (kq_conf_set(conf, "linger.ms", "5", errstr, errstr_size))
-            goto out;
-    }
     if (transactional_id &&
         kq_conf_set(conf, "transactional.id", transactional_id, errstr, errstr_size))
         goto out;
@@ -136,9 +128,9 @@ out:
 
 /* Sets key to ours when it still holds librdkafka's default: a value the
  * operator passed through (QALERT_KAFKA_*) differs from it and is kept. */
-static enum qa_err keep_default(rd_kafka_conf_t *conf, const char *key,
-                                const char *lib_default, const char *ours,
-                                char *errstr, size_t errstr_size)
+enum qa_err kq_conf_default(rd_kafka_conf_t *conf, const char *key,
+                            const char *lib_default, const char *value,
+                            char *errstr, size_t errstr_size)
 {
     char cur[64];
     size_t n = sizeof(cur);
@@ -146,7 +138,7 @@ static enum qa_err keep_default(rd_kafka_conf_t *conf, const char *key,
     if (rd_kafka_conf_get(conf, key, cur, &n) == RD_KAFKA_CONF_OK &&
         strcmp(cur, lib_default) != 0)
         return QA_OK;
-    return kq_conf_set(conf, key, ours, errstr, errstr_size);
+    return kq_conf_set(conf, key, value, errstr, errstr_size);
 }
 
 rd_kafka_t *kq_consumer_new(rd_kafka_conf_t *conf,
@@ -184,8 +176,14 @@ rd_kafka_t *kq_consumer_new(rd_kafka_conf_t *conf,
     /* A member killed with -9 holds its partitions until the session times
      * out: 2.0.2's default of 45 s stalls the group that long, 10 s is the
      * common choice. Keep an operator's own values (pass-through). */
-    if (keep_default(conf, "session.timeout.ms", "45000", "10000", errstr, errstr_size) ||
-        keep_default(conf, "heartbeat.interval.ms", "3000", "3000", errstr, errstr_size))
+    if (kq_conf_default(conf, "session.timeout.ms", "45000", "10000", errstr, errstr_size) ||
+        kq_conf_default(conf, "heartbeat.interval.ms", "3000", "3000", errstr, errstr_size))
+        goto out;
+    /* A fetch that finds nothing waits fetch.wait.max.ms at the broker, and
+     * one fetch covers all of a broker's partitions: librdkafka's 500 ms let
+     * an empty partition (a retry topic, a quiet queue) delay the records of
+     * a busy one by as much. */
+    if (kq_conf_default(conf, "fetch.wait.max.ms", "500", "50", errstr, errstr_size))
         goto out;
     rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, errstr_size);
     if (!rk)

@@ -29,6 +29,12 @@ rd_kafka_conf_t *kq_conf_new(const struct cfg *cfg, const char *client_id,
 enum qa_err kq_conf_set(rd_kafka_conf_t *conf, const char *key,
                         const char *value, char *errstr, size_t errstr_size);
 
+/* Sets key to value only while it still holds librdkafka's own default
+ * (lib_default), so an operator's QALERT_KAFKA_<PROP> pass-through wins. */
+enum qa_err kq_conf_default(rd_kafka_conf_t *conf, const char *key,
+                            const char *lib_default, const char *value,
+                            char *errstr, size_t errstr_size);
+
 /* Creates an idempotent acks=all producer. transactional_id may be NULL.
  * Takes ownership of conf in every case. Returns NULL with errstr. */
 rd_kafka_t *kq_producer_new(rd_kafka_conf_t *conf, const char *transactional_id,

@@ -411,8 +411,7 @@ enum qa_err dlv_kafka_setup(struct delivery *d, char *errstr, size_t errstr_size
     struct kq_topic topics[DLV_MAX_TOPICS];
     struct kq_consumer_opts opts = { .group_id = d->conf.group_id, .auto_commit = 1 };
     rd_kafka_conf_t *conf;
-    char why[512], interval[32];
-    size_t n = sizeof(interval);
+    char why[512];
     int nparts;
 
     if (!(conf = kq_conf_new(d->conf.cfg, "qalert-notifier", errstr, errstr_size)))
@@ -446,24 +445,9 @@ enum qa_err dlv_kafka_setup(struct delivery *d, char *errstr, size_t errstr_size
     rd_kafka_conf_set_opaque(conf, d);
     /* Stored offsets are committed every second and on close (an operator's
      * QALERT_KAFKA_AUTO_COMMIT_INTERVAL_MS is kept: 5000 is librdkafka's own). */
-    if (rd_kafka_conf_get(conf, "auto.commit.interval.ms", interval, &n) != RD_KAFKA_CONF_OK ||
-        strcmp(interval, "5000") == 0) {
-        if (kq_conf_set(conf, "auto.commit.interval.ms", "1000", errstr, errstr_size)) {
-            rd_kafka_conf_destroy(conf);
-            return QA_ERR_INVALID;
-        }
-    }
-    /* A fetch that finds nothing waits fetch.wait.max.ms at the broker; right
-     * after an assignment the empty retry partitions are often fetched first,
-     * and librdkafka's 500 ms then delayed the alerts' first records by as
-     * much (an operator's value is kept). */
-    n = sizeof(interval);
-    if (rd_kafka_conf_get(conf, "fetch.wait.max.ms", interval, &n) != RD_KAFKA_CONF_OK ||
-        strcmp(interval, "500") == 0) {
-        if (kq_conf_set(conf, "fetch.wait.max.ms", "50", errstr, errstr_size)) {
-            rd_kafka_conf_destroy(conf);
-            return QA_ERR_INVALID;
-        }
+    if (kq_conf_default(conf, "auto.commit.interval.ms", "5000", "1000", errstr, errstr_size)) {
+        rd_kafka_conf_destroy(conf);
+        return QA_ERR_INVALID;
     }
     if (!(d->consumer = kq_consumer_new(conf, &opts, errstr, errstr_size)))
         return QA_ERR_KAFKA;
