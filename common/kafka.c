@@ -80,6 +80,12 @@ rd_kafka_conf_t *kq_conf_new(const struct cfg *cfg, const char *client_id,
     if (client_id && kq_conf_set(conf, "client.id", client_id, errstr,
                                  errstr_size) != QA_OK)
         goto fail;
+    /* Nagle holds a small produce or fetch request until the previous one is
+     * acknowledged: up to a delayed ACK (~40 ms) on an idle link. Every
+     * qalert client sends small requests and waits on them. Set before the
+     * pass-through properties, so QALERT_KAFKA_SOCKET_NAGLE_DISABLE wins. */
+    if (kq_conf_set(conf, "socket.nagle.disable", "true", errstr, errstr_size) != QA_OK)
+        goto fail;
     for (size_t i = 0; cfg && i < cfg_kafka_prop_count(cfg); i++) {
         cfg_kafka_prop(cfg, i, &key, &value);
         if (rd_kafka_conf_set(conf, key, value, why, sizeof(why)) == RD_KAFKA_CONF_OK)
