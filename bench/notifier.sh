@@ -12,6 +12,14 @@
 # Latency: 50 alerts/s for 10 s into the running system; qalert from the
 # alert record's timestamp, Alertmanager from the POST, to the emulator's
 # receive time. Goal >= 5x Alertmanager. Writes bench/out/notifier.json.
+#
+# The sink is bench/sink_emulator.c (built as $build/bench/sink_emulator), a
+# C emulator of the OpsGenie API subset both senders use, with the Python
+# emulator's control API (/_emulator/stats, /_emulator/requests). Not the
+# Python emulator of the tests: it saturates near 1,100 requests/s, below
+# what either system sends, so it would measure itself. The C one serves
+# over 40,000 requests/s without delay and answers delayed requests in parallel
+# (one thread per connection).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -23,16 +31,16 @@ emu_port=18099 am_port=19094 admin=127.0.0.1:19402
 key=bench-genie-key
 emu=http://127.0.0.1:$emu_port
 tool=$bench_dir/notifier_tool.py
-bench_need "$bin/qalert-notifier" "$build/bench/feed" prometheus-alertmanager "$py"
+bench_need "$bin/qalert-notifier" "$build/bench/feed" "$build/bench/sink_emulator" \
+  prometheus-alertmanager "$py"
 
-# start_emulator LATENCY_MS: a fresh OpsGenie emulator answering after that delay.
+# start_emulator LATENCY_MS: a fresh OpsGenie emulator (C, bench/sink_emulator.c)
+# answering every request after that delay.
 start_emulator() {
-  bench_spawn "$work/emu-$1.log" "$py" "$top/tests/emulators/opsgenie_emulator.py" \
-    --host 127.0.0.1 --port $emu_port --api-key $key
+  bench_spawn "$work/emu-$1.log" "$build/bench/sink_emulator" \
+    --host 127.0.0.1 --port $emu_port --api-key $key --delay-ms "$1"
   emu_pid=$spawned
   wait_http "$emu/_emulator/health" 20
-  curl -fsS -o /dev/null -X PUT "$emu/_emulator/faults" -H 'Content-Type: application/json' \
-    -d "[{\"delay_ms\": $1, \"count\": 1000000000}]"
 }
 
 declare -A result
