@@ -88,6 +88,7 @@ void sla_engine_free(struct sla_engine *e)
     sla_map_clear(&e->alerts, sla_alert_state_free);
     sla_map_clear(&e->windows, sla_window_free);
     sla_map_clear(&e->seen, seen_free);
+    sla_seen_free(e);
     sla_map_clear(&e->dirty, NULL);
     sla_heap_clear(&e->timers);
     free(e);
@@ -129,16 +130,31 @@ static char *join(const char *a, const char *sep, const char *b)
 
 enum qa_err sla_mark(struct sla_engine *e, const char *prefix, const char *id)
 {
-    char *key;
+    char buf[256], *key = buf;
+    size_t lp, li;
     enum qa_err err = QA_OK;
 
     if (e->restoring)
         return QA_OK;
-    if (!(key = join(prefix, ":", id)))
+    /* called for nearly every event: the key is built on the stack unless
+     * an id is longer than any Genesys one */
+    lp = strlen(prefix);
+    li = id ? strlen(id) : 0;
+    if (lp + 1 + li >= sizeof(buf) && !(key = join(prefix, ":", id)))
         return QA_ERR_NOMEM;
+    if (key == buf) {
+        memcpy(buf, prefix, lp);
+        if (id) {
+            buf[lp] = ':';
+            memcpy(buf + lp + 1, id, li);
+            lp += 1 + li;
+        }
+        buf[lp] = '\0';
+    }
     if (!sla_map_find(&e->dirty, key))
         err = sla_map_put(&e->dirty, key, NULL);
-    free(key);
+    if (key != buf)
+        free(key);
     return err;
 }
 
@@ -358,20 +374,19 @@ static void fire_due(struct sla_ctx *ctx, int64_t limit)
     ctx->event_id = saved;
 }
 
-static void purge_expired(struct sla_engine *e)
+static enum qa_err purge_expired(struct sla_engine *e)
 {
+    enum qa_err err;
+
     if (e->wm == SLA_NONE)
-        return;
-    while (e->seen.head &&
-           ((struct sla_seen *)e->seen.head->value)->at + e->o.dedup_window_ms <= e->wm) {
-        sla_mark(e, "seen", e->seen.head->key);
-        free(sla_map_remove_entry(&e->seen, e->seen.head));
-    }
+        return QA_OK;
+    err = sla_seen_purge(e);
     while (e->ended.head &&
            ((struct sla_conv *)e->ended.head->value)->ended_at + e->o.dedup_window_ms <= e->wm) {
         sla_mark(e, "conv", e->ended.head->key);
         sla_conv_free(sla_map_remove_entry(&e->ended, e->ended.head));
     }
+    return err;
 }
 
 static void on_start(struct sla_ctx *ctx, const struct raw_event *ev, const char *media,
@@ -494,25 +509,6 @@ static bool usable(const struct raw_event *ev)
     return false;
 }
 
-static enum qa_err remember_seen(struct sla_engine *e, const char *id)
-{
-    struct sla_seen *s;
-
-    while (e->seen.count >= e->o.max_seen_ids && e->seen.head) {
-        sla_mark(e, "seen", e->seen.head->key);
-        free(sla_map_remove_entry(&e->seen, e->seen.head));
-        e->evictions++;
-    }
-    if (!(s = malloc(sizeof(*s))))
-        return QA_ERR_NOMEM;
-    s->at = e->wm;
-    if (sla_map_put(&e->seen, id, s) != QA_OK) {
-        free(s);
-        return QA_ERR_NOMEM;
-    }
-    return sla_mark(e, "seen", id);
-}
-
 enum qa_err sla_engine_process(struct sla_engine *e, const struct raw_event *ev,
                                sla_emit_fn emit, void *opaque, enum sla_outcome *outcome,
                                char *errstr, size_t errstr_size)
@@ -527,6 +523,9 @@ enum qa_err sla_engine_process(struct sla_engine *e, const struct raw_event *ev,
         return qa_errf(errstr, errstr_size, QA_ERR_INVALID, "sla: no engine or event");
     t = ev->event_time_ms != CODEC_ABSENT ? ev->event_time_ms : ev->received_ms;
     use = usable(ev);
+    /* nothing to do but after a restore: a block's record keeps the ids
+     * that expired after it was written, and they are not seen (sla_seen.c) */
+    sla_note(&ctx, purge_expired(e));
     if (use && ev->event_id && sla_map_find(&e->seen, ev->event_id)) {
         out = SLA_DUPLICATE;
         goto out;
@@ -545,7 +544,7 @@ enum qa_err sla_engine_process(struct sla_engine *e, const struct raw_event *ev,
     } else {
         ctx.event_id = ev->event_id;
         if (ev->event_id)
-            sla_note(&ctx, remember_seen(e, ev->event_id));
+            sla_note(&ctx, sla_seen_remember(e, ev->event_id));
         media = upper_dup(ev->media_type);
         if (ev->media_type && *ev->media_type && !media)
             sla_note(&ctx, QA_ERR_NOMEM);
@@ -559,7 +558,7 @@ enum qa_err sla_engine_process(struct sla_engine *e, const struct raw_event *ev,
         ctx.event_id = NULL;
     }
     fire_due(&ctx, e->wm);
-    purge_expired(e);
+    sla_note(&ctx, purge_expired(e));
 out:
     free(media);
     if (outcome)
@@ -582,7 +581,7 @@ enum qa_err sla_engine_advance(struct sla_engine *e, int64_t watermark_ms, sla_e
     e->wm = watermark_ms;
     sla_note(&ctx, sla_mark(e, "wm", NULL));
     fire_due(&ctx, e->wm);
-    purge_expired(e);
+    sla_note(&ctx, purge_expired(e));
     if (ctx.err)
         qa_errf(errstr, errstr_size, ctx.err, "sla: %s while advancing the watermark",
                 ctx.err == QA_ERR_NOMEM ? "out of memory" : "an alert was not emitted");

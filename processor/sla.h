@@ -111,11 +111,13 @@ int64_t sla_engine_watermark(const struct sla_engine *e);
 void sla_engine_stats(const struct sla_engine *e, struct sla_stats *out);
 
 /* Hands over every state entry changed since the last drain, once each, as
- * its latest value (or a tombstone): keys "wm", "seen:<eventId>",
- * "conv:<conversationId>", "alert:<groupingKey>", "slw:<groupingKey>".
- * Written to a compacted topic, the latest record per key is the state.
- * When fn fails, the entries not yet accepted stay pending and its error is
- * returned. */
+ * its latest value (or a tombstone): keys "wm", "seenb:<n>" (the event ids
+ * first seen between two drains, one record for all of them),
+ * "conv:<conversationId>", "alert:<groupingKey>", "slw:<groupingKey>", and
+ * tombstones of "seen:<eventId>" (one record per id, as written before
+ * blocks; still restored). Written to a compacted topic, the latest record
+ * per key is the state. When fn fails, the entries not yet accepted stay
+ * pending and its error is returned. */
 enum qa_err sla_engine_drain_changes(struct sla_engine *e, sla_change_fn fn,
                                      void *opaque, char *errstr, size_t errstr_size);
 

@@ -1,8 +1,9 @@
 /*
- * sla_internal.h — the SLA engine's state, shared by its three files:
- * sla.c (event and timer logic), sla_alert.c (turning a transition into a
- * struct alert) and sla_state.c (changelog drain and restore). Nothing
- * outside processor/sla*.c includes it.
+ * sla_internal.h — the SLA engine's state, shared by its files: sla.c
+ * (event and timer logic), sla_level.c (service level), sla_alert.c
+ * (turning a transition into a struct alert), sla_seen.c (dedup ids and
+ * their changelog blocks) and sla_state.c (changelog drain and restore).
+ * Nothing outside processor/sla*.c includes it.
  */
 #ifndef QALERT_SLA_INTERNAL_H
 #define QALERT_SLA_INTERNAL_H
@@ -12,6 +13,8 @@
 
 #include "processor/sla.h"
 #include "processor/sla_map.h"
+
+struct sbuf;
 
 #define SLA_NONE INT64_MIN /* an absent time */
 /* Year 9999: later times are garbage, and time sums stay far from overflow. */
@@ -70,8 +73,29 @@ struct sla_window {
     size_t n, cap;
 };
 
+/* A remembered event id (map key: the id). Its changelog record is the
+ * block it joined, "seenb:<block>" (sla_seen.c), or its own "seen:<id>" for
+ * an id restored from a changelog written before blocks. */
+#define SLA_SEEN_LEGACY (-1)
 struct sla_seen {
     int64_t at;             /* watermark when first seen */
+    int64_t block;          /* >= 0, or SLA_SEEN_LEGACY */
+};
+
+/* A block of seen ids that still holds some: how many. */
+struct sla_seen_block {
+    int64_t n;
+    size_t live;
+};
+
+/* The live blocks, ascending by n, in v[first..len) (the oldest go first,
+ * so dropping one is first++). */
+struct sla_seen_blocks {
+    struct sla_seen_block *v;
+    size_t first, len, cap;
+    int64_t next;           /* the block new ids join; a drain closes it */
+    bool sweep;             /* restore left blocks with no live id */
+    struct sla_map restored; /* restore only: "<n>" -> checked block value */
 };
 
 struct sla_engine {
@@ -82,7 +106,8 @@ struct sla_engine {
     struct sla_map ended;   /* struct sla_conv, ended; oldest first */
     struct sla_map alerts;  /* struct sla_alert_state */
     struct sla_map windows; /* struct sla_window */
-    struct sla_map seen;    /* struct sla_seen; oldest first */
+    struct sla_map seen;    /* struct sla_seen; oldest first (so by block) */
+    struct sla_seen_blocks blocks;
     struct sla_map dirty;   /* state keys changed since the last drain (values NULL) */
     struct sla_heap timers;
     uint64_t evictions;
@@ -113,9 +138,40 @@ void sla_evidence_init(struct sla_evidence *ev);
 void sla_alert_emit(struct sla_ctx *ctx, const char *gkey, const struct sla_alert_state *st,
                     enum alert_status status, int64_t at, const struct sla_evidence *ev);
 
-/* Records that a state key changed ("conv:", "alert:", "slw:", "seen:" + id
- * or "wm"). */
+/* Records that a state key changed ("conv:", "alert:", "slw:", "seen:" + id,
+ * "seenb:" + block number, or "wm"). */
 enum qa_err sla_mark(struct sla_engine *e, const char *prefix, const char *id);
+
+/* The changelog value codec (sla_state.c): zigzag varints, strings as
+ * length + 1 (0: NULL) then bytes. Reads from hostile bytes set fail
+ * instead of going past n. */
+struct sla_rbuf {
+    const uint8_t *p;
+    size_t n, off;
+    bool fail;
+};
+void sla_put_i64(struct sbuf *b, int64_t v);
+void sla_put_str(struct sbuf *b, const char *s);
+int64_t sla_get_i64(struct sla_rbuf *b);
+
+/* Seen ids (sla_seen.c). remember: the id joins the current block (the
+ * caller checked that it is not seen). purge: forgets the ids past the
+ * dedup window. close_block: a drain is writing the current block; later
+ * ids start the next one. */
+enum qa_err sla_seen_remember(struct sla_engine *e, const char *id);
+enum qa_err sla_seen_purge(struct sla_engine *e);
+void sla_seen_close_block(struct sla_engine *e);
+/* Encodes the value of a "seen:" or "seenb:" key after the version byte;
+ * false when it has none (a tombstone) or is no seen key. */
+bool sla_seen_encode(const struct sla_engine *e, const char *key, struct sbuf *b);
+/* Restore of "seenb:<num>" (value at b's offset, or tombstone): checked
+ * now, applied by sla_seen_restore_finish(). QA_ERR_INVALID or _NOMEM. */
+enum qa_err sla_seen_restore_block(struct sla_engine *e, const char *num,
+                                   struct sla_rbuf *b, bool tombstone);
+/* Part of sla_engine_restore_finish(): the seen map in the writer's order,
+ * the block table. QA_ERR_NOMEM only. */
+enum qa_err sla_seen_restore_finish(struct sla_engine *e);
+void sla_seen_free(struct sla_engine *e);
 
 /* Shared by sla.c and sla_level.c. */
 void sla_note(struct sla_ctx *ctx, enum qa_err err);

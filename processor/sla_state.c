@@ -2,11 +2,13 @@
  * sla_state.c — the SLA engine's state as changelog entries: drain what
  * changed, restore a fresh engine from the latest entry per key.
  *
- * Keys: "wm", "seen:<eventId>", "conv:<conversationId>", "alert:<groupingKey>",
- * "slw:<groupingKey>". Values: a version byte (1), then a compact binary
- * record (zigzag varints, length-prefixed strings, little-endian doubles).
- * Values come back from Kafka, so they are decoded as hostile bytes: every
- * length is checked and an unreadable entry is refused, never half-applied.
+ * Keys: "wm", "seenb:<block>" (seen ids, a block per drain: sla_seen.c),
+ * "conv:<conversationId>", "alert:<groupingKey>", "slw:<groupingKey>", and,
+ * read and tombstoned but no longer written, "seen:<eventId>". Values: a
+ * version byte (1), then a compact binary record (zigzag varints,
+ * length-prefixed strings, little-endian doubles). Values come back from
+ * Kafka, so they are decoded as hostile bytes: every length is checked and
+ * an unreadable entry is refused, never half-applied.
  */
 #include "processor/sla_internal.h"
 
@@ -22,7 +24,7 @@ static void put_u8(struct sbuf *b, uint8_t v)
     sbuf_add(b, &v, 1);
 }
 
-static void put_i64(struct sbuf *b, int64_t v)
+void sla_put_i64(struct sbuf *b, int64_t v)
 {
     uint64_t z = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
     uint8_t tmp[10];
@@ -50,22 +52,16 @@ static void put_f64(struct sbuf *b, double d)
 }
 
 /* length + 1, so that 0 means NULL */
-static void put_str(struct sbuf *b, const char *s)
+void sla_put_str(struct sbuf *b, const char *s)
 {
     size_t n = s ? strlen(s) : 0;
 
-    put_i64(b, s ? (int64_t)n + 1 : 0);
+    sla_put_i64(b, s ? (int64_t)n + 1 : 0);
     if (s)
         sbuf_add(b, s, n);
 }
 
-struct rbuf {
-    const uint8_t *p;
-    size_t n, off;
-    bool fail;
-};
-
-static uint8_t get_u8(struct rbuf *b)
+static uint8_t get_u8(struct sla_rbuf *b)
 {
     if (b->fail || b->off >= b->n) {
         b->fail = true;
@@ -74,7 +70,7 @@ static uint8_t get_u8(struct rbuf *b)
     return b->p[b->off++];
 }
 
-static int64_t get_i64(struct rbuf *b)
+int64_t sla_get_i64(struct sla_rbuf *b)
 {
     uint64_t z = 0;
 
@@ -88,7 +84,7 @@ static int64_t get_i64(struct rbuf *b)
     return 0;
 }
 
-static double get_f64(struct rbuf *b)
+static double get_f64(struct sla_rbuf *b)
 {
     uint64_t u = 0;
     double d;
@@ -101,9 +97,9 @@ static double get_f64(struct rbuf *b)
 
 /* malloc'd (caller frees) or NULL; *ok false on a bad length, an embedded
  * NUL, or no memory. */
-static char *get_str(struct rbuf *b, bool *ok)
+static char *get_str(struct sla_rbuf *b, bool *ok)
 {
-    int64_t n = get_i64(b);
+    int64_t n = sla_get_i64(b);
     char *s;
 
     if (b->fail || n < 0 || (uint64_t)(n - (n > 0)) > b->n - b->off) {
@@ -127,45 +123,45 @@ static void encode_conv(struct sbuf *b, const struct sla_conv *c)
 {
     put_u8(b, c->ended);
     if (c->ended) {
-        put_i64(b, c->ended_at);
+        sla_put_i64(b, c->ended_at);
         return;
     }
-    put_str(b, c->queue_id);
-    put_str(b, c->media);
-    put_i64(b, c->start_ms);
-    put_i64(b, c->threshold_ms);
+    sla_put_str(b, c->queue_id);
+    sla_put_str(b, c->media);
+    sla_put_i64(b, c->start_ms);
+    sla_put_i64(b, c->threshold_ms);
     put_u8(b, c->breached);
-    put_str(b, c->start_event_id);
+    sla_put_str(b, c->start_event_id);
 }
 
 static void encode_alert(struct sbuf *b, const struct sla_alert_state *st)
 {
     put_u8(b, (uint8_t)st->alarm);
-    put_str(b, st->queue_id);
-    put_str(b, st->queue_name);
-    put_str(b, st->media);
-    put_str(b, st->conversation_id);
-    put_i64(b, st->first_seen);
-    put_i64(b, st->last_seen);
-    put_i64(b, st->count);
-    put_i64(b, st->last_at);
-    put_i64(b, st->wait_ms);
-    put_i64(b, st->threshold_ms);
-    put_i64(b, st->samples);
+    sla_put_str(b, st->queue_id);
+    sla_put_str(b, st->queue_name);
+    sla_put_str(b, st->media);
+    sla_put_str(b, st->conversation_id);
+    sla_put_i64(b, st->first_seen);
+    sla_put_i64(b, st->last_seen);
+    sla_put_i64(b, st->count);
+    sla_put_i64(b, st->last_at);
+    sla_put_i64(b, st->wait_ms);
+    sla_put_i64(b, st->threshold_ms);
+    sla_put_i64(b, st->samples);
     put_f64(b, st->service_level);
     put_f64(b, st->target);
-    put_i64(b, st->breaching);
-    put_i64(b, st->flat_until);
+    sla_put_i64(b, st->breaching);
+    sla_put_i64(b, st->flat_until);
     put_u8(b, (uint8_t)(st->sl_low | (st->qs_low << 1)));
 }
 
 static void encode_window(struct sbuf *b, const struct sla_window *w)
 {
-    put_str(b, w->queue_id);
-    put_str(b, w->media);
-    put_i64(b, (int64_t)w->n);
+    sla_put_str(b, w->queue_id);
+    sla_put_str(b, w->media);
+    sla_put_i64(b, (int64_t)w->n);
     for (size_t i = 0; i < w->n; i++) {
-        put_i64(b, w->s[i].t);
+        sla_put_i64(b, w->s[i].t);
         put_u8(b, w->s[i].within);
     }
 }
@@ -177,13 +173,11 @@ static bool encode_key(const struct sla_engine *e, const char *key, struct sbuf 
 
     put_u8(b, SLA_STATE_VERSION);
     if (strcmp(key, "wm") == 0) {
-        put_i64(b, e->wm);
+        sla_put_i64(b, e->wm);
         return true;
     }
-    if (strncmp(key, "seen:", 5) == 0 && (v = sla_map_get(&e->seen, key + 5))) {
-        put_i64(b, ((const struct sla_seen *)v)->at);
-        return true;
-    }
+    if (strncmp(key, "seen", 4) == 0)
+        return sla_seen_encode(e, key, b);
     if (strncmp(key, "conv:", 5) == 0 && ((v = sla_map_get(&e->waiting, key + 5)) ||
                                          (v = sla_map_get(&e->ended, key + 5)))) {
         encode_conv(b, v);
@@ -207,6 +201,7 @@ enum qa_err sla_engine_drain_changes(struct sla_engine *e, sla_change_fn fn, voi
     enum qa_err err = QA_OK;
 
     sbuf_init(&b);
+    sla_seen_close_block(e);
     while (e->dirty.head) {
         const char *key = e->dirty.head->key;
         bool live;
@@ -227,7 +222,7 @@ out:
     return err;
 }
 
-static struct sla_conv *decode_conv(struct rbuf *b)
+static struct sla_conv *decode_conv(struct sla_rbuf *b)
 {
     struct sla_conv *c = calloc(1, sizeof(*c));
     bool ok = true;
@@ -236,13 +231,13 @@ static struct sla_conv *decode_conv(struct rbuf *b)
         return NULL;
     c->ended = get_u8(b) != 0;
     if (c->ended) {
-        c->ended_at = get_i64(b);
+        c->ended_at = sla_get_i64(b);
         ok = SLA_TIME_OK(c->ended_at);
     } else {
         c->queue_id = get_str(b, &ok);
         c->media = get_str(b, &ok);
-        c->start_ms = get_i64(b);
-        c->threshold_ms = get_i64(b);
+        c->start_ms = sla_get_i64(b);
+        c->threshold_ms = sla_get_i64(b);
         c->breached = get_u8(b) != 0;
         c->start_event_id = get_str(b, &ok);
         ok = ok && c->queue_id && SLA_TIME_OK(c->start_ms) && c->threshold_ms > 0 &&
@@ -255,7 +250,7 @@ static struct sla_conv *decode_conv(struct rbuf *b)
     return c;
 }
 
-static struct sla_alert_state *decode_alert(struct rbuf *b)
+static struct sla_alert_state *decode_alert(struct sla_rbuf *b)
 {
     struct sla_alert_state *st = calloc(1, sizeof(*st));
     bool ok = true;
@@ -268,17 +263,17 @@ static struct sla_alert_state *decode_alert(struct rbuf *b)
     st->queue_name = get_str(b, &ok);
     st->media = get_str(b, &ok);
     st->conversation_id = get_str(b, &ok);
-    st->first_seen = get_i64(b);
-    st->last_seen = get_i64(b);
-    st->count = get_i64(b);
-    st->last_at = get_i64(b);
-    st->wait_ms = get_i64(b);
-    st->threshold_ms = get_i64(b);
-    st->samples = get_i64(b);
+    st->first_seen = sla_get_i64(b);
+    st->last_seen = sla_get_i64(b);
+    st->count = sla_get_i64(b);
+    st->last_at = sla_get_i64(b);
+    st->wait_ms = sla_get_i64(b);
+    st->threshold_ms = sla_get_i64(b);
+    st->samples = sla_get_i64(b);
     st->service_level = get_f64(b);
     st->target = get_f64(b);
-    st->breaching = get_i64(b);
-    st->flat_until = get_i64(b);
+    st->breaching = sla_get_i64(b);
+    st->flat_until = sla_get_i64(b);
     flags = get_u8(b);
     st->sl_low = flags & 1;
     st->qs_low = (flags >> 1) & 1;
@@ -290,7 +285,7 @@ static struct sla_alert_state *decode_alert(struct rbuf *b)
     return st;
 }
 
-static struct sla_window *decode_window(struct rbuf *b)
+static struct sla_window *decode_window(struct sla_rbuf *b)
 {
     struct sla_window *w = calloc(1, sizeof(*w));
     bool ok = true;
@@ -300,7 +295,7 @@ static struct sla_window *decode_window(struct rbuf *b)
         return NULL;
     w->queue_id = get_str(b, &ok);
     w->media = get_str(b, &ok);
-    n = get_i64(b);
+    n = sla_get_i64(b);
     /* each sample takes at least 2 bytes: a count beyond that is a lie */
     if (!ok || b->fail || !w->queue_id || n < 0 || (uint64_t)n > (b->n - b->off) / 2)
         goto bad;
@@ -308,7 +303,7 @@ static struct sla_window *decode_window(struct rbuf *b)
         goto bad;
     w->cap = (size_t)n;
     for (; w->n < (size_t)n; w->n++) {
-        w->s[w->n].t = get_i64(b);
+        w->s[w->n].t = sla_get_i64(b);
         w->s[w->n].within = get_u8(b) != 0;
         if (!SLA_TIME_OK(w->s[w->n].t) || (w->n > 0 && w->s[w->n].t < w->s[w->n - 1].t))
             goto bad;
@@ -336,7 +331,7 @@ enum qa_err sla_engine_restore(struct sla_engine *e, const void *key, size_t kle
                                const void *value, size_t vlen, char *errstr,
                                size_t errstr_size)
 {
-    struct rbuf b = { value, vlen, 0, false };
+    struct sla_rbuf b = { value, vlen, 0, false };
     char *k = NULL;
     const char *id;
     void *v = NULL;
@@ -355,7 +350,7 @@ enum qa_err sla_engine_restore(struct sla_engine *e, const void *key, size_t kle
         goto out;
     }
     if (strcmp(k, "wm") == 0) {
-        int64_t wm = value ? get_i64(&b) : SLA_NONE;
+        int64_t wm = value ? sla_get_i64(&b) : SLA_NONE;
         if (b.fail || (wm != SLA_NONE && !SLA_TIME_OK(wm)))
             goto bad;
         e->wm = wm;
@@ -365,7 +360,8 @@ enum qa_err sla_engine_restore(struct sla_engine *e, const void *key, size_t kle
             struct sla_seen *s = malloc(sizeof(*s));
             if (!s)
                 goto nomem;
-            s->at = get_i64(&b);
+            s->at = sla_get_i64(&b);
+            s->block = SLA_SEEN_LEGACY;
             v = s;
             if (b.fail || !SLA_TIME_OK(s->at))
                 goto bad;
@@ -374,6 +370,12 @@ enum qa_err sla_engine_restore(struct sla_engine *e, const void *key, size_t kle
             free(v);
             goto nomem;
         }
+    } else if (strncmp(k, "seenb:", 6) == 0) {
+        err = sla_seen_restore_block(e, k + 6, &b, !value);
+        if (err == QA_ERR_INVALID)
+            goto bad;
+        if (err)
+            goto nomem;
     } else if (strncmp(k, "conv:", 5) == 0 && k[5]) {
         struct sla_conv *c = NULL;
         id = k + 5;
@@ -424,12 +426,6 @@ static int cmp_i64_key(int64_t a, int64_t b, const struct sla_map_entry *ea,
 
 #define ENTRY(x) (*(struct sla_map_entry *const *)(x))
 
-static int cmp_seen(const void *a, const void *b)
-{
-    return cmp_i64_key(((struct sla_seen *)ENTRY(a)->value)->at,
-                       ((struct sla_seen *)ENTRY(b)->value)->at, ENTRY(a), ENTRY(b));
-}
-
 static int cmp_ended(const void *a, const void *b)
 {
     return cmp_i64_key(((struct sla_conv *)ENTRY(a)->value)->ended_at,
@@ -469,8 +465,8 @@ enum qa_err sla_engine_restore_finish(struct sla_engine *e, char *errstr, size_t
     sla_map_clear(&e->dirty, NULL);
     sla_heap_clear(&e->timers);
     /* insertion order is eviction order: oldest first, as the writer had it
-     * up to ties */
-    if ((err = sla_map_sort(&e->seen, cmp_seen)) || (err = sla_map_sort(&e->ended, cmp_ended)) ||
+     * (up to ties, but for seen ids) */
+    if ((err = sla_seen_restore_finish(e)) || (err = sla_map_sort(&e->ended, cmp_ended)) ||
         (err = sla_map_sort(&e->waiting, cmp_waiting)) ||
         (err = sla_map_sort(&e->alerts, cmp_alert)) ||
         (err = sla_map_sort(&e->windows, cmp_window)))
