@@ -1,7 +1,9 @@
 /*
  * http.c — see http.h. One CURLM with a connection cache shared by every
  * transfer (keep-alive to the sink), one easy handle per request, answers
- * read into a capped buffer and handed to sink_parse_response().
+ * read into a capped buffer and handed to sink_parse_response(). Finished
+ * easy handles are reset and kept for the next request (up to the in-flight
+ * limit): a fresh curl_easy_init() per request cost more than the request.
  *
  * It must never log or report a URL or a request header (secrets), never
  * follow a redirect (a webhook URL must not be bounced elsewhere), and
@@ -21,7 +23,7 @@ struct transfer {
     struct curl_slist *headers;
     char *body;            /* request body (curl copies it, kept for clarity) */
     char *answer;          /* response body, at most HTTP_BODY_MAX bytes */
-    size_t answer_len;
+    size_t answer_len, answer_cap;
     char retry_after[64];
     enum sink_api api;
     void *opaque;
@@ -33,6 +35,8 @@ struct http_client {
     long timeout_ms;
     size_t in_flight;
     struct transfer *list;
+    CURL **idle;           /* reset easy handles, ready for reuse */
+    size_t nidle, idle_cap;
 };
 
 struct http_client *http_client_new(long timeout_ms, long max_conns,
@@ -50,14 +54,33 @@ struct http_client *http_client_new(long timeout_ms, long max_conns,
      * few and reused (no HTTP/2 multiplexing surprises with webhooks). */
     curl_multi_setopt(c->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, max_conns > 0 ? max_conns : 4);
     curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, max_conns > 0 ? max_conns : 4);
+    c->idle_cap = max_conns > 0 ? (size_t)max_conns : 4;
+    if (!(c->idle = calloc(c->idle_cap, sizeof(*c->idle)))) {
+        curl_multi_cleanup(c->multi);
+        free(c);
+        qa_errf(errstr, errstr_size, QA_ERR_NOMEM, "cannot create an HTTP client");
+        return NULL;
+    }
     return c;
+}
+
+/* An easy handle for a new request: a kept one (reset: no option, header
+ * or callback of its last request survives), else a new one. */
+static CURL *easy_get(struct http_client *c)
+{
+    return c->nidle ? c->idle[--c->nidle] : curl_easy_init();
 }
 
 static void transfer_free(struct http_client *c, struct transfer *t)
 {
     if (t->easy) {
         curl_multi_remove_handle(c->multi, t->easy);
-        curl_easy_cleanup(t->easy);
+        if (c->nidle < c->idle_cap) {
+            curl_easy_reset(t->easy);
+            c->idle[c->nidle++] = t->easy;
+        } else {
+            curl_easy_cleanup(t->easy);
+        }
     }
     curl_slist_free_all(t->headers);
     free(t->body);
@@ -85,6 +108,9 @@ void http_client_free(struct http_client *c)
         unlink_transfer(c, t);
         transfer_free(c, t);
     }
+    while (c->nidle)
+        curl_easy_cleanup(c->idle[--c->nidle]);
+    free(c->idle);
     curl_multi_cleanup(c->multi);
     free(c);
 }
@@ -94,11 +120,22 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
     struct transfer *t = userdata;
     size_t n = size * nmemb, room;
 
-    if (!t->answer && !(t->answer = malloc(HTTP_BODY_MAX + 1)))
-        return 0; /* aborts the transfer: reported as a transport error */
     room = HTTP_BODY_MAX - t->answer_len;
     if (n > room) /* keep the start, drop the rest: enough to classify */
         n = room;
+    if (t->answer_len + n + 1 > t->answer_cap) {
+        /* Sinks answer in a few hundred bytes: grow to what arrives. */
+        size_t cap = t->answer_cap ? t->answer_cap : 512;
+        char *p;
+        while (cap < t->answer_len + n + 1)
+            cap *= 2;
+        if (cap > HTTP_BODY_MAX + 1)
+            cap = HTTP_BODY_MAX + 1;
+        if (!(p = realloc(t->answer, cap)))
+            return 0; /* aborts the transfer: reported as a transport error */
+        t->answer = p;
+        t->answer_cap = cap;
+    }
     memcpy(t->answer + t->answer_len, ptr, n);
     t->answer_len += n;
     t->answer[t->answer_len] = '\0';
@@ -137,7 +174,7 @@ enum qa_err http_submit(struct http_client *c, const struct sink_request *req,
         return qa_errf(errstr, errstr_size, err, "out of memory");
     t->api = api;
     t->opaque = opaque;
-    if (!(t->easy = curl_easy_init()))
+    if (!(t->easy = easy_get(c)))
         goto fail;
     for (size_t i = 0; i < req->nheaders; i++) {
         if (!(h = curl_slist_append(t->headers, req->headers[i])))
