@@ -26,7 +26,7 @@ set -euo pipefail
 n=${BENCH_NOTIFY_ALERTS:-3000}
 lat_rate=${BENCH_NOTIFY_RATE:-50}
 lat_s=${BENCH_NOTIFY_SECONDS:-10}
-concurrency=16
+concurrency=${BENCH_NOTIFY_CONCURRENCY:-16}
 emu_port=18099 am_port=19094 admin=127.0.0.1:19402
 key=bench-genie-key
 emu=http://127.0.0.1:$emu_port

@@ -96,8 +96,15 @@ for _ in $(seq 1 $(( (threshold_ms / 1000 + 10) * 10 ))); do
   [ "$(metric "http://$admin/metrics" qalert_alerts_emitted_total)" -ge "$count" ] && break
   sleep 0.1
 done
-"$bin/qalert-replay" print "bench.lat.alerts.$run_id" >"$work/alerts.jsonl" 2>"$work/replay.log" ||
-  { cat "$work/replay.log" >&2; die "qalert-replay print failed"; }
+# emitted counts alerts as they are produced; the last transaction commits
+# up to QALERT_COMMIT_INTERVAL_MS later, and read_committed readers see them
+# only then: read until every FIRING is there (or 10 s).
+for _ in $(seq 1 20); do
+  "$bin/qalert-replay" print "bench.lat.alerts.$run_id" >"$work/alerts.jsonl" 2>"$work/replay.log" ||
+    { cat "$work/replay.log" >&2; die "qalert-replay print failed"; }
+  [ "$(grep -c '"qalert-status":"FIRING"' "$work/alerts.jsonl")" -ge "$count" ] && break
+  sleep 0.5
+done
 bench_stop "$proc_pid"
 
 say "processor: RSS with $open_n conversations open"
