@@ -200,6 +200,12 @@ int main(int argc, char **argv)
     if (!(conf = kq_conf_new(cfg, "bench-feed", errstr, sizeof(errstr))))
         goto fail;
     rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
+    /* Paced records go out at once: a latency figure must not include the
+     * feeder's own batch wait (librdkafka's linger.ms, 5 ms). */
+    if (rate > 0 && kq_conf_set(conf, "linger.ms", "0", errstr, sizeof(errstr))) {
+        rd_kafka_conf_destroy(conf);
+        goto fail;
+    }
     if (!(rk = kq_producer_new(conf, NULL, errstr, sizeof(errstr))))
         goto fail;
     int64_t t0 = clock_mono_ms();
