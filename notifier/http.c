@@ -5,6 +5,11 @@
  * easy handles are reset and kept for the next request (up to the in-flight
  * limit): a fresh curl_easy_init() per request cost more than the request.
  *
+ * Sockets are watched with epoll through curl's socket interface
+ * (curl_multi_socket_action): curl_multi_perform() polls every transfer's
+ * socket with a syscall of its own on each call, which with hundreds in
+ * flight was most of the notifier's CPU.
+ *
  * It must never log or report a URL or a request header (secrets), never
  * follow a redirect (a webhook URL must not be bounced elsewhere), and
  * never speak anything but http/https.
@@ -12,7 +17,10 @@
 #include "notifier/http.h"
 
 #include <curl/curl.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <sys/epoll.h>
+#include <unistd.h>
 #include <string.h>
 #include <strings.h>
 
@@ -37,7 +45,44 @@ struct http_client {
     struct transfer *list;
     CURL **idle;           /* reset easy handles, ready for reuse */
     size_t nidle, idle_cap;
+    int epfd;              /* the sockets curl asked us to watch */
+    int64_t timer_mono;    /* curl's next timeout (monotonic ms), -1: none */
 };
+
+/* CURLMOPT_SOCKETFUNCTION: watch s for what curl wants, or forget it.
+ * socketp holds what is registered (+1, so NULL means nothing yet): curl
+ * repeats itself often, and an unchanged registration needs no syscall. */
+static int on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
+{
+    struct http_client *c = userp;
+    struct epoll_event ev = { 0 };
+    intptr_t had = (intptr_t)socketp;
+
+    (void)easy;
+    if (what == CURL_POLL_REMOVE) {
+        epoll_ctl(c->epfd, EPOLL_CTL_DEL, s, NULL); /* may be closed already */
+        return 0;
+    }
+    if (had == what + 1)
+        return 0;
+    ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0) | (what & CURL_POLL_OUT ? EPOLLOUT : 0);
+    ev.data.fd = s;
+    if (epoll_ctl(c->epfd, had ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, s, &ev) != 0 &&
+        epoll_ctl(c->epfd, had ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, s, &ev) != 0)
+        return -1; /* curl fails the transfer: reported as a transport error */
+    curl_multi_assign(c->multi, s, (void *)(intptr_t)(what + 1));
+    return 0;
+}
+
+/* CURLMOPT_TIMERFUNCTION: when curl wants to be called without activity. */
+static int on_timer(CURLM *multi, long timeout_ms, void *userp)
+{
+    struct http_client *c = userp;
+
+    (void)multi;
+    c->timer_mono = timeout_ms < 0 ? -1 : clock_mono_ms() + timeout_ms;
+    return 0;
+}
 
 struct http_client *http_client_new(long timeout_ms, long max_conns,
                                     char *errstr, size_t errstr_size)
@@ -55,7 +100,15 @@ struct http_client *http_client_new(long timeout_ms, long max_conns,
     curl_multi_setopt(c->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, max_conns > 0 ? max_conns : 4);
     curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, max_conns > 0 ? max_conns : 4);
     c->idle_cap = max_conns > 0 ? (size_t)max_conns : 4;
-    if (!(c->idle = calloc(c->idle_cap, sizeof(*c->idle)))) {
+    c->timer_mono = -1;
+    c->epfd = epoll_create1(EPOLL_CLOEXEC);
+    curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+    curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
+    curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+    curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
+    if (c->epfd < 0 || !(c->idle = calloc(c->idle_cap, sizeof(*c->idle)))) {
+        if (c->epfd >= 0)
+            close(c->epfd);
         curl_multi_cleanup(c->multi);
         free(c);
         qa_errf(errstr, errstr_size, QA_ERR_NOMEM, "cannot create an HTTP client");
@@ -112,6 +165,7 @@ void http_client_free(struct http_client *c)
         curl_easy_cleanup(c->idle[--c->nidle]);
     free(c->idle);
     curl_multi_cleanup(c->multi);
+    close(c->epfd);
     free(c);
 }
 
@@ -253,16 +307,39 @@ static void report(struct http_client *c, struct transfer *t, CURLcode code,
     done(ctx, t->opaque, &r);
 }
 
+/* Runs curl on what is due: the sockets epoll reports, then the timer. */
+static void drive(struct http_client *c, int timeout_ms)
+{
+    struct epoll_event ev[64];
+    int running = 0, n, wait = timeout_ms > 0 ? timeout_ms : 0;
+    int64_t now = clock_mono_ms();
+
+    if (c->timer_mono >= 0) {
+        int64_t left = c->timer_mono - now;
+        if (left < wait)
+            wait = left > 0 ? (int)left : 0;
+    }
+    if (c->in_flight == 0)
+        wait = 0;
+    n = epoll_wait(c->epfd, ev, (int)(sizeof(ev) / sizeof(ev[0])), wait);
+    for (int i = 0; i < n; i++) {
+        int bits = (ev[i].events & EPOLLIN ? CURL_CSELECT_IN : 0) |
+                   (ev[i].events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
+                   (ev[i].events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
+        curl_multi_socket_action(c->multi, ev[i].data.fd, bits, &running);
+    }
+    if (c->timer_mono >= 0 && clock_mono_ms() >= c->timer_mono) {
+        c->timer_mono = -1; /* curl sets the next one from inside */
+        curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    }
+}
+
 int http_poll(struct http_client *c, int timeout_ms, http_done_fn done, void *ctx)
 {
-    int running = 0, left = 0, n = 0;
+    int left = 0, n = 0;
     CURLMsg *m;
 
-    curl_multi_perform(c->multi, &running);
-    if (c->in_flight > 0 && timeout_ms > 0) {
-        curl_multi_poll(c->multi, NULL, 0, timeout_ms, NULL);
-        curl_multi_perform(c->multi, &running);
-    }
+    drive(c, timeout_ms);
     while ((m = curl_multi_info_read(c->multi, &left))) {
         struct transfer *t = NULL;
         if (m->msg != CURLMSG_DONE)
