@@ -7,9 +7,9 @@
 # qalert: they are on the alerts topic first, then the notifier
 # (QALERT_SINK_RATE=10000, QALERT_NOTIFIER_CONCURRENCY=BENCH_NOTIFY_CONCURRENCY,
 # default 256, the setting's maximum: Alertmanager sends every group from its
-# own goroutine, so a cap of 16, the product's default for real sinks' rate
-# limits, would measure the cap, not the sender) is timed from
-# start until the emulator has them all. Alertmanager: the same number of
+# own goroutine, so a small cap, like the product's default of 4 chosen for
+# real sinks' rate limits, would measure the cap, not the sender) is timed
+# from start until the emulator has them all. Alertmanager: the same number of
 # alerts, each its own group (group_by queue, group_wait 0s), posted over
 # its API, timed from the first post until the emulator has them all.
 # Latency: 50 alerts/s for 10 s into the running system; qalert from the
