@@ -1,7 +1,8 @@
 /*
  * qalert-processor — raw Genesys events in, FIRING/RESOLVED alerts out,
- * exactly once (SPEC §6). This file only wires settings, signals and the
- * admin server around loop.c; the SLA logic is in sla.c (pure).
+ * exactly once (SPEC §6). This file only wires settings, signals, the
+ * admin server and the policy's sources (file on SIGHUP, policy topic) around
+ * loop.c; the SLA logic is in sla.c (pure).
  */
 #include <signal.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@
 #include "loop.h"
 #include "policy.h"
 #include "policy_reload.h"
+#include "policy_topic.h"
 
 static const struct cfg_setting processor_settings[] = {
     { "topic-state", "QALERT_TOPIC_STATE", CFG_STR, "qalert.processor.state",
@@ -25,6 +27,9 @@ static const struct cfg_setting processor_settings[] = {
     { "sla-policy-file", "QALERT_SLA_POLICY_FILE", CFG_STR, NULL,
       "JSON SLA policy in Genesys mediaSettings shape (default: 20 s, 80 %); re-read on SIGHUP",
       0, 0, 0, NULL },
+    { "sla-policy-topic", "QALERT_SLA_POLICY_TOPIC", CFG_STR, NULL,
+      "compacted topic of sync-policy --topic: its newest valid \"policy\" record is read at "
+      "start and followed while running, and wins over the file (empty: off)", 0, 0, 0, NULL },
     { "dedup-window-ms", "QALERT_DEDUP_WINDOW_MS", CFG_INT, "3600000",
       "an event id seen within this window is ignored", 0, 0, 604800000, NULL },
     { "idle-advance-ms", "QALERT_IDLE_ADVANCE_MS", CFG_INT, "1000",
@@ -66,26 +71,94 @@ static void on_hup(int sig)
     reload_flag = 1;
 }
 
-/* proc_options.on_tick: SIGHUP reloads QALERT_SLA_POLICY_FILE. A file that
- * does not load leaves the running policy alone; a good one is swapped into
- * every engine, and the old one is freed only after that (the engines
- * borrow it). Policy topic consumption is not implemented: sync-policy
- * --out plus SIGHUP is the way (docs/genesys.md). */
-static void on_tick(struct proc *proc, void *opaque)
+/* Records of the policy topic taken per tick (a policy changes rarely). */
+#define POLICY_TOPIC_BURST 16
+
+/* What on_tick works on: the current policy and, with
+ * QALERT_SLA_POLICY_TOPIC, the topic's reader. */
+struct policy_source {
+    struct policy_reload *reload;
+    struct policy_topic *topic;    /* NULL: no policy topic */
+    const char *topic_name;
+    int topic_in_force;            /* the running policy came from the topic */
+};
+
+/* Makes the policy text from the topic current; 0 on success. */
+static int take_topic_policy(struct policy_source *ps, struct proc *proc, const char *text)
 {
-    struct policy_reload *pr = opaque;
     struct policy *old = NULL;
     char errstr[512];
 
+    if (policy_reload_text(ps->reload, text, ps->topic_name, &old, errstr, sizeof(errstr))) {
+        log_error("policy from the topic refused; the running policy stays",
+                  LOG_S("topic", ps->topic_name), LOG_S("error", errstr));
+        return -1;
+    }
+    if (proc)
+        proc_swap_policy(proc, policy_reload_current(ps->reload));
+    policy_free(old);
+    ps->topic_in_force = 1;
+    return 0;
+}
+
+/* proc_options.on_tick. A new valid record on QALERT_SLA_POLICY_TOPIC, and
+ * SIGHUP (re-reads QALERT_SLA_POLICY_FILE), change the policy. What does not
+ * load leaves the running policy alone; a good one is swapped into every
+ * engine, and the old one is freed only after that (the engines borrow it).
+ * The topic wins over the file: once a topic record is in force, SIGHUP is
+ * logged and ignored (docs/genesys.md). */
+static void on_tick(struct proc *proc, void *opaque)
+{
+    struct policy_source *ps = opaque;
+    struct policy *old = NULL;
+    char errstr[512];
+
+    if (ps->topic) {
+        char *text = policy_topic_poll(ps->topic, POLICY_TOPIC_BURST);
+        if (text)
+            take_topic_policy(ps, proc, text);
+        free(text);
+    }
     if (!reload_flag)
         return;
     reload_flag = 0;
-    if (policy_reload_file(pr, &old, errstr, sizeof(errstr))) {
+    if (ps->topic_in_force) {
+        log_warn("SIGHUP ignored: the policy topic's record is in force, not the file",
+                 LOG_S("topic", ps->topic_name));
+        return;
+    }
+    if (policy_reload_file(ps->reload, &old, errstr, sizeof(errstr))) {
         log_error("policy reload failed; the running policy stays", LOG_S("error", errstr));
         return;
     }
-    proc_swap_policy(proc, policy_reload_current(pr));
+    proc_swap_policy(proc, policy_reload_current(ps->reload));
     policy_free(old);
+}
+
+/* With a policy topic: reads it to its end (at most 10 s) so that the first
+ * raw events use its policy; the file (or the defaults) stays otherwise.
+ * Logs which policy is in force. 0, or -1 with errstr. */
+static int open_policy_topic(const struct cfg *cfg, struct policy_source *ps, char *errstr,
+                             size_t errstr_size)
+{
+    const char *file = cfg_str(cfg, "sla-policy-file");
+    char *text = NULL;
+
+    if (ps->topic_name && *ps->topic_name) {
+        if (!(ps->topic = policy_topic_new(cfg, ps->topic_name, errstr, errstr_size)))
+            return -1;
+        policy_topic_read_to_end(ps->topic, 10000, &text);
+        if (text)
+            take_topic_policy(ps, NULL, text);
+        free(text);
+    }
+    if (ps->topic_in_force)
+        log_info("policy in force", LOG_S("source", "topic"), LOG_S("topic", ps->topic_name));
+    else if (file && *file)
+        log_info("policy in force", LOG_S("source", "file"), LOG_S("file", file));
+    else
+        log_info("policy in force", LOG_S("source", "defaults"));
+    return 0;
 }
 
 static void on_alarm(int sig)
@@ -108,6 +181,7 @@ int main(int argc, char **argv)
                               "FIRING/RESOLVED alerts exactly once.",
                               tables);
     struct policy_reload *policy = NULL;
+    struct policy_source source = { 0 };
     struct admin_server *admin = NULL;
     struct proc *proc = NULL;
     int rc = 1;
@@ -129,6 +203,13 @@ int main(int argc, char **argv)
     rc = 1;
     cfg_log_effective(cfg);
     metrics_build_info("qalert-processor", QALERT_VERSION);
+    source.reload = policy;
+    source.topic_name = cfg_str(cfg, "sla-policy-topic");
+    if (open_policy_topic(cfg, &source, errstr, sizeof(errstr))) {
+        rc = cli_bad_config("qalert-processor", "QALERT_SLA_POLICY_TOPIC (--sla-policy-topic)",
+                            errstr);
+        goto out;
+    }
 
     if (cfg_str(cfg, "transactional-id")) {
         snprintf(txn_id, sizeof(txn_id), "%s", cfg_str(cfg, "transactional-id"));
@@ -151,7 +232,7 @@ int main(int argc, char **argv)
         .shutdown_timeout_ms = (int)cfg_int(cfg, "shutdown-timeout-ms"),
         .policy = policy_reload_current(policy),
         .on_tick = on_tick,
-        .tick_opaque = policy,
+        .tick_opaque = &source,
     };
     sla_options_default(&o.sla);
     o.sla.dedup_window_ms = cfg_int(cfg, "dedup-window-ms");
@@ -190,6 +271,7 @@ int main(int argc, char **argv)
 out:
     admin_stop(admin);
     proc_free(proc);
+    policy_topic_free(source.topic);
     policy_reload_free(policy);
     codec_shutdown();
     cfg_free(cfg);

@@ -39,11 +39,10 @@ static int id_cmp(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Loads the policy and its sorted queue ids from path (NULL: defaults). */
-static enum qa_err load(const char *path, struct policy **pol, char ***ids, size_t *nids,
-                        char *errstr, size_t errstr_size)
+/* Loads the policy and its sorted queue ids from JSON text. */
+static enum qa_err load_text(const char *text, struct policy **pol, char ***ids, size_t *nids,
+                             char *errstr, size_t errstr_size)
 {
-    char *text = NULL;
     cJSON *root = NULL;
     const cJSON *q;
     enum qa_err err;
@@ -52,13 +51,6 @@ static enum qa_err load(const char *path, struct policy **pol, char ***ids, size
     *pol = NULL;
     *ids = NULL;
     *nids = 0;
-    if (!path || !*path) {
-        if (!(*pol = policy_new_default()))
-            return qa_errf(errstr, errstr_size, QA_ERR_NOMEM, "out of memory");
-        return QA_OK;
-    }
-    if ((err = policy_read_text(path, &text, errstr, errstr_size)))
-        return err;
     if ((err = policy_load_string(text, pol, errstr, errstr_size)))
         goto out;
     /* It loaded, so it is an object whose "queues" (if any) is one too. */
@@ -87,6 +79,27 @@ out:
         *ids = NULL;
     }
     cJSON_Delete(root);
+    return err;
+}
+
+/* Loads the policy and its sorted queue ids from path (NULL: defaults). */
+static enum qa_err load(const char *path, struct policy **pol, char ***ids, size_t *nids,
+                        char *errstr, size_t errstr_size)
+{
+    char *text = NULL;
+    enum qa_err err;
+
+    *pol = NULL;
+    *ids = NULL;
+    *nids = 0;
+    if (!path || !*path) {
+        if (!(*pol = policy_new_default()))
+            return qa_errf(errstr, errstr_size, QA_ERR_NOMEM, "out of memory");
+        return QA_OK;
+    }
+    if ((err = policy_read_text(path, &text, errstr, errstr_size)))
+        return err;
+    err = load_text(text, pol, ids, nids, errstr, errstr_size);
     free(text);
     return err;
 }
@@ -159,7 +172,7 @@ static int diff_queue(const struct policy *a, const struct policy *b, const char
 
 /* Walks both sorted id lists and logs what changed. */
 static void log_changes(const struct policy_reload *r, const struct policy *old,
-                        char **oids, size_t on, const char *path)
+                        char **oids, size_t on, const char *source_key, const char *source)
 {
     size_t i = 0, j = 0, added = 0, removed = 0, changed = 0, lines = 0;
     int def = diff_queue(old, r->cur, NULL, &lines);
@@ -185,18 +198,34 @@ static void log_changes(const struct policy_reload *r, const struct policy *old,
             j++;
         }
     }
-    log_info("policy reloaded", LOG_S("file", path), LOG_I("queues", r->nids),
+    log_info("policy reloaded", LOG_S(source_key, source), LOG_I("queues", r->nids),
              LOG_I("added", added), LOG_I("removed", removed), LOG_I("changed", changed),
              LOG_B("default_changed", def),
              LOG_I("lines_not_logged", lines > RELOAD_MAX_LINES ? lines - RELOAD_MAX_LINES : 0));
+}
+
+/* Makes np (with its ids) current and logs the changes; *old gets the
+ * previous policy. */
+static void install(struct policy_reload *r, struct policy *np, char **nids, size_t nn,
+                    struct policy **old, const char *source_key, const char *source)
+{
+    char **oids = r->ids;
+    size_t on = r->nids;
+
+    *old = r->cur;
+    r->cur = np;
+    r->ids = nids;
+    r->nids = nn;
+    log_changes(r, *old, oids, on, source_key, source);
+    free_ids(oids, on);
 }
 
 enum qa_err policy_reload_file(struct policy_reload *r, struct policy **old, char *errstr,
                                size_t errstr_size)
 {
     struct policy *np;
-    char **nids, **oids;
-    size_t nn, on;
+    char **nids;
+    size_t nn;
     enum qa_err err;
 
     *old = NULL;
@@ -205,13 +234,21 @@ enum qa_err policy_reload_file(struct policy_reload *r, struct policy **old, cha
                        "no QALERT_SLA_POLICY_FILE to reload: the defaults stay");
     if ((err = load(r->path, &np, &nids, &nn, errstr, errstr_size)))
         return err;
-    *old = r->cur;
-    oids = r->ids;
-    on = r->nids;
-    r->cur = np;
-    r->ids = nids;
-    r->nids = nn;
-    log_changes(r, *old, oids, on, r->path);
-    free_ids(oids, on);
+    install(r, np, nids, nn, old, "file", r->path);
+    return QA_OK;
+}
+
+enum qa_err policy_reload_text(struct policy_reload *r, const char *text, const char *topic,
+                               struct policy **old, char *errstr, size_t errstr_size)
+{
+    struct policy *np;
+    char **nids;
+    size_t nn;
+    enum qa_err err;
+
+    *old = NULL;
+    if ((err = load_text(text, &np, &nids, &nn, errstr, errstr_size)))
+        return err;
+    install(r, np, nids, nn, old, "topic", topic);
     return QA_OK;
 }

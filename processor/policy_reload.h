@@ -4,6 +4,9 @@
  * added, removed, and each queue and media whose threshold, target or name
  * changed (qalert-genesys sync-policy rewrites that file).
  *
+ * The same reload takes a policy's text from the policy topic
+ * (processor/policy_topic.h).
+ *
  * A file that does not load leaves the current policy in place (an error is
  * logged): a half-edited file must never take thresholds away.
  */
@@ -31,5 +34,11 @@ const struct policy *policy_reload_current(const struct policy_reload *r);
  * nothing changes, *old is NULL and errstr says why. */
 enum qa_err policy_reload_file(struct policy_reload *r, struct policy **old, char *errstr,
                                size_t errstr_size);
+
+/* The same from a policy's JSON text, e.g. a record of the policy topic
+ * (QALERT_SLA_POLICY_TOPIC; topic names it in the log). Same contract as
+ * policy_reload_file(); the file, if any, stays the one SIGHUP re-reads. */
+enum qa_err policy_reload_text(struct policy_reload *r, const char *text, const char *topic,
+                               struct policy **old, char *errstr, size_t errstr_size);
 
 #endif

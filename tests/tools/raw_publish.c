@@ -5,6 +5,10 @@
  *
  *   raw_publish TOPIC FILE.jsonl     one Genesys event body per line
  *   raw_publish --gen N TOPIC        N deterministic acd.start/acd.end events
+ *   raw_publish --policy TOPIC FILE  one record, key "policy", value FILE's
+ *                                    bytes as they are (what sync-policy
+ *                                    --topic writes); creates TOPIC
+ *                                    (compacted, 1 partition) when missing
  *
  * --gen makes conversations on 3 queues and 2 media types, one starting
  * every 1000 ms of event time from 2025-11-23T08:00:00Z, each waiting
@@ -156,6 +160,47 @@ static int publish_generated(rd_kafka_t *rk, const char *topic, int n)
     return rc;
 }
 
+static int publish_policy(rd_kafka_t *rk, const char *topic, const char *path)
+{
+    const struct kq_topic t = { topic, 1, 1 };
+    char errstr[512], *text = NULL;
+    size_t cap = 0, len = 0;
+    FILE *f = fopen(path, "rb");
+    int rc = -1;
+
+    if (!f) {
+        perror(path);
+        return -1;
+    }
+    for (;;) {
+        if (len + 4096 > cap) {
+            char *n = realloc(text, cap = cap * 2 + 4096);
+            if (!n)
+                goto out;
+            text = n;
+        }
+        size_t got = fread(text + len, 1, cap - len, f);
+        len += got;
+        if (got == 0)
+            break;
+    }
+    if (kq_create_topics(rk, &t, 1, 1, 30000, errstr, sizeof(errstr))) {
+        fprintf(stderr, "raw_publish: create %s: %s\n", topic, errstr);
+        goto out;
+    }
+    if (rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY("policy", 6),
+                          RD_KAFKA_V_VALUE(text, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                          RD_KAFKA_V_END)) {
+        fprintf(stderr, "raw_publish: produce to %s failed\n", topic);
+        goto out;
+    }
+    rc = 0;
+out:
+    free(text);
+    fclose(f);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     const struct cfg_setting *const tables[] = { cfg_common_settings, NULL };
@@ -168,7 +213,8 @@ int main(int argc, char **argv)
 
     if (argc < 3 || !cfg || cfg_parse(cfg, 1, fake_argv, environ, errstr, sizeof(errstr)) ||
         codec_init(errstr, sizeof(errstr))) {
-        fprintf(stderr, "usage: raw_publish TOPIC FILE.jsonl | raw_publish --gen N TOPIC\n");
+        fprintf(stderr, "usage: raw_publish TOPIC FILE.jsonl | raw_publish --gen N TOPIC | "
+                        "raw_publish --policy TOPIC FILE\n");
         return 2;
     }
     conf = kq_conf_new(cfg, "raw_publish", errstr, sizeof(errstr));
@@ -184,6 +230,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "--gen") == 0 && argc >= 4)
         rc = publish_generated(rk, argv[3], atoi(argv[2]));
+    else if (strcmp(argv[1], "--policy") == 0 && argc >= 4)
+        rc = publish_policy(rk, argv[2], argv[3]);
     else
         rc = publish_file(rk, argv[1], argv[2]);
     rd_kafka_flush(rk, 30000);
