@@ -147,6 +147,30 @@ enum qa_err kq_conf_default(rd_kafka_conf_t *conf, const char *key,
     return kq_conf_set(conf, key, value, errstr, errstr_size);
 }
 
+rd_kafka_t *kq_reader_new(rd_kafka_conf_t *conf, const char *client_id,
+                          char *errstr, size_t errstr_size)
+{
+    rd_kafka_t *rk = NULL;
+
+    if (!conf)
+        return NULL; /* kq_conf_new() failed and said why in errstr */
+    if (kq_conf_set(conf, "group.id", client_id, errstr, errstr_size) ||
+        kq_conf_set(conf, "enable.auto.commit", "false", errstr, errstr_size) ||
+        kq_conf_set(conf, "enable.auto.offset.store", "false", errstr, errstr_size) ||
+        kq_conf_set(conf, "enable.partition.eof", "true", errstr, errstr_size) ||
+        kq_conf_set(conf, "allow.auto.create.topics", "false", errstr, errstr_size) ||
+        kq_conf_set(conf, "isolation.level", "read_committed", errstr, errstr_size))
+        goto out;
+    if ((rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, errstr_size))) {
+        conf = NULL; /* rd_kafka_new() owns it on success only */
+        rd_kafka_poll_set_consumer(rk);
+    }
+out:
+    if (conf)
+        rd_kafka_conf_destroy(conf);
+    return rk;
+}
+
 rd_kafka_t *kq_consumer_new(rd_kafka_conf_t *conf,
                             const struct kq_consumer_opts *opts,
                             char *errstr, size_t errstr_size)

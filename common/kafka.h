@@ -54,6 +54,15 @@ rd_kafka_t *kq_consumer_new(rd_kafka_conf_t *conf,
                             const struct kq_consumer_opts *opts,
                             char *errstr, size_t errstr_size);
 
+/* An assign()-only reader (read_committed, partition EOF reported, nothing
+ * ever committed): client_id doubles as the group id librdkafka requires
+ * of a consumer handle. Takes conf (destroyed on failure too; NULL, as
+ * from a failed kq_conf_new(), returns NULL and leaves errstr as that call
+ * set it); polls its own queue. Returns NULL with errstr. Free with rd_kafka_consumer_close()
+ * and rd_kafka_destroy(). */
+rd_kafka_t *kq_reader_new(rd_kafka_conf_t *conf, const char *client_id,
+                          char *errstr, size_t errstr_size);
+
 /* Subscribes to n topics. */
 enum qa_err kq_subscribe(rd_kafka_t *rk, const char *const *topics, size_t n,
                          char *errstr, size_t errstr_size);

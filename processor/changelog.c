@@ -24,32 +24,18 @@ struct changelog *changelog_new(const struct cfg *cfg, const char *topic,
                                 char *errstr, size_t errstr_size)
 {
     struct changelog *cl = calloc(1, sizeof(*cl));
-    rd_kafka_conf_t *conf = NULL;
 
     if (!cl || !(cl->topic = strdup(topic))) {
         qa_errf(errstr, errstr_size, QA_ERR_NOMEM, "out of memory");
         goto fail;
     }
-    conf = kq_conf_new(cfg, "qalert-processor-restore", errstr, errstr_size);
-    if (!conf)
+    /* A plain assign()-only reader: nothing is ever committed. */
+    if (!(cl->rk = kq_reader_new(kq_conf_new(cfg, "qalert-processor-restore", errstr,
+                                             errstr_size),
+                                 "qalert-processor-restore", errstr, errstr_size)))
         goto fail;
-    /* A plain assign()-only reader: the group id is required by librdkafka
-     * for a consumer handle but nothing is ever committed under it. */
-    if (kq_conf_set(conf, "group.id", "qalert-processor-restore", errstr, errstr_size) ||
-        kq_conf_set(conf, "enable.auto.commit", "false", errstr, errstr_size) ||
-        kq_conf_set(conf, "enable.auto.offset.store", "false", errstr, errstr_size) ||
-        kq_conf_set(conf, "enable.partition.eof", "true", errstr, errstr_size) ||
-        kq_conf_set(conf, "isolation.level", "read_committed", errstr, errstr_size))
-        goto fail;
-    cl->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, errstr_size);
-    if (!cl->rk)
-        goto fail;
-    conf = NULL; /* owned by cl->rk now */
-    rd_kafka_poll_set_consumer(cl->rk);
     return cl;
 fail:
-    if (conf)
-        rd_kafka_conf_destroy(conf);
     changelog_free(cl);
     return NULL;
 }

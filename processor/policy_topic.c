@@ -89,29 +89,17 @@ struct policy_topic *policy_topic_new(const struct cfg *cfg, const char *topic, 
                                       size_t errstr_size)
 {
     struct policy_topic *pt = calloc(1, sizeof(*pt));
-    rd_kafka_conf_t *conf = NULL;
 
     if (!pt || !(pt->topic = strdup(topic))) {
         qa_errf(errstr, errstr_size, QA_ERR_NOMEM, "out of memory");
         goto fail;
     }
-    if (!(conf = kq_conf_new(cfg, "qalert-processor-policy", errstr, errstr_size)))
+    if (!(pt->rk = kq_reader_new(kq_conf_new(cfg, "qalert-processor-policy", errstr,
+                                             errstr_size),
+                                 "qalert-processor-policy", errstr, errstr_size)))
         goto fail;
-    if (kq_conf_set(conf, "group.id", "qalert-processor-policy", errstr, errstr_size) ||
-        kq_conf_set(conf, "enable.auto.commit", "false", errstr, errstr_size) ||
-        kq_conf_set(conf, "enable.auto.offset.store", "false", errstr, errstr_size) ||
-        kq_conf_set(conf, "enable.partition.eof", "true", errstr, errstr_size) ||
-        kq_conf_set(conf, "allow.auto.create.topics", "false", errstr, errstr_size) ||
-        kq_conf_set(conf, "isolation.level", "read_committed", errstr, errstr_size))
-        goto fail;
-    if (!(pt->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, errstr_size)))
-        goto fail;
-    conf = NULL; /* owned by pt->rk now */
-    rd_kafka_poll_set_consumer(pt->rk);
     return pt;
 fail:
-    if (conf)
-        rd_kafka_conf_destroy(conf);
     policy_topic_free(pt);
     return NULL;
 }
