@@ -10,6 +10,7 @@
  */
 #include <curl/curl.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,7 +50,7 @@ static const struct cfg_setting notifier_settings[] = {
       "requests per second to the sink (default: 1 for slack, 10 for opsgenie)",
       0, 1, 10000, NULL },
     { "notifier-concurrency", "QALERT_NOTIFIER_CONCURRENCY", CFG_INT, "4",
-      "requests to the sink in flight at once", 0, 1, 256, NULL },
+      "requests to the sink in flight at once (one connection each)", 0, 1, 2048, NULL },
     CFG_END
 };
 
@@ -128,6 +129,35 @@ static int check_credentials(const struct cfg *cfg, struct delivery_config *dc)
     return -1;
 }
 
+/* Descriptors beyond the sink's connections: Kafka's sockets (a few per
+ * broker and client), the admin server, logs, curl's resolver. */
+#define FD_MARGIN 128
+
+/* Every request in flight holds a connection, so the open-file limit must
+ * have room for them: the soft limit is raised to what is needed (up to the
+ * hard limit). -1 when there is room, else the exit code of a bad setting. */
+static int room_for_connections(int concurrency)
+{
+    rlim_t need = (rlim_t)concurrency + FD_MARGIN;
+    struct rlimit rl;
+    char why[160];
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY ||
+        rl.rlim_cur >= need)
+        return -1;
+    if (rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need) {
+        rl.rlim_cur = need;
+        if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
+            return -1;
+    }
+    snprintf(why, sizeof(why),
+             "%d connections need an open-file limit of %llu, the hard limit is %llu "
+             "(raise it, e.g. ulimit -Hn, or lower the setting)",
+             concurrency, (unsigned long long)need, (unsigned long long)rl.rlim_max);
+    return cli_bad_config(program, "QALERT_NOTIFIER_CONCURRENCY (--notifier-concurrency)",
+                          why);
+}
+
 static int run(struct cfg *cfg)
 {
     struct delivery_config dc;
@@ -152,7 +182,8 @@ static int run(struct cfg *cfg)
     dc.slack.channel = cfg_str(cfg, "slack-channel");
     dc.opsgenie_url = cfg_str(cfg, "opsgenie-api-url");
     dc.opsgenie_key = cfg_str(cfg, "opsgenie-api-key");
-    if ((rc = check_credentials(cfg, &dc)) >= 0)
+    if ((rc = check_credentials(cfg, &dc)) >= 0 ||
+        (rc = room_for_connections(dc.concurrency)) >= 0)
         return rc;
     rc = 1;
     if (retry_parse_delays(cfg_str(cfg, "retry-delays-ms"), dc.delays, RETRY_MAX_DELAYS,

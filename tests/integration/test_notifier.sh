@@ -10,7 +10,9 @@
 #     delivered (and while a close is in flight): the FIRING is not replayed;
 #  7. Slack: delivered, then the sink down longer than every delay: both
 #     alerts dead-lettered, none lost;
-#  8. SIGTERM exits 0; no secret (API key, webhook path) in any log.
+#  8. SIGTERM exits 0; no secret (API key, webhook path) in any log;
+#  9. QALERT_NOTIFIER_CONCURRENCY past the open-file limit: the soft limit is
+#     raised to fit; past the hard limit: exit 2 naming the setting.
 . "$(dirname "$0")/lib.sh"
 src=${QALERT_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 id=$(date +%s%N)
@@ -197,6 +199,25 @@ if grep -l -e "$key" -e "$hook_secret" "$QA_TMP"/og*.log "$QA_TMP"/sl*.log; then
   qa_fail "a secret is in the notifier's log"
 fi
 grep -q '"msg":"delivered"' "$QA_TMP/og.log" || qa_fail "log lacks deliveries"
+echo "== 9. concurrency and the open-file limit"
+port9=$(qa_free_port)
+( ulimit -Sn 256; exec env QALERT_SINK=opsgenie QALERT_TOPIC_ALERTS="$al" QALERT_GROUP_ID="g9-$id" \
+    QALERT_ADMIN_ADDR="127.0.0.1:$port9" QALERT_OPSGENIE_API_URL="http://127.0.0.1:$OG" \
+    QALERT_OPSGENIE_API_KEY="$key" QALERT_NOTIFIER_CONCURRENCY=1024 \
+    "$QALERT_BIN_DIR/qalert-notifier" >>"$QA_TMP/og9.log" 2>&1 ) &
+pid9=$!; QA_PIDS+=("$pid9")
+qa_wait_http "http://127.0.0.1:$port9/readyz" 60 || qa_fail "concurrency 1024 with a soft limit of 256: not ready"
+soft=$(awk '/^Max open files/ {print $4}' "/proc/$pid9/limits")
+[ "$soft" -ge 1152 ] || qa_fail "open-file soft limit $soft, want >= 1152"
+kill -TERM "$pid9"; rc=0; wait "$pid9" || rc=$?
+[ "$rc" -eq 0 ] || qa_fail "notifier exited $rc on SIGTERM (9)"
+rc=0
+( ulimit -Sn 256; ulimit -Hn 512; exec env QALERT_SINK=opsgenie QALERT_TOPIC_ALERTS="$al" \
+    QALERT_OPSGENIE_API_KEY="$key" QALERT_NOTIFIER_CONCURRENCY=1024 \
+    "$QALERT_BIN_DIR/qalert-notifier" ) >"$QA_TMP/og9b.log" 2>&1 || rc=$?
+[ "$rc" = 2 ] || qa_fail "concurrency past the hard limit: exit $rc, want 2"
+grep -q "QALERT_NOTIFIER_CONCURRENCY" "$QA_TMP/og9b.log" || qa_fail "exit 2 does not name the setting"
+
 # QALERT_TEST_LOG_DIR=dir keeps the logs for a look after a pass
 if [ -n "${QALERT_TEST_LOG_DIR:-}" ]; then cp "$QA_TMP"/*.log "$QALERT_TEST_LOG_DIR"/; fi
 echo "PASS"
