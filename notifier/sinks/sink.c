@@ -1,7 +1,9 @@
 /*
  * sink.c — helpers shared by the sink request builders: the request struct,
  * reading a sink's answer into a struct sink_result, UTF-8 clipping to an
- * API's character limit, and URL encoding.
+ * API's character limit (also written straight into a JSON body, escaped as
+ * cJSON escapes, so that a builder needs neither a copy nor a cJSON tree),
+ * and URL encoding.
  *
  * Pure: no I/O. Answers are hostile bytes: they are bounded and reduced to
  * printable ASCII before they reach a log line or a Kafka header. Nothing
@@ -15,6 +17,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "common/sbuf.h"
 #include "common/utf8.h"
 #include "notifier/retry.h"
 
@@ -106,34 +109,56 @@ void sink_format_time(char *buf, size_t n, int64_t ms)
         buf[0] = '\0';
 }
 
+/* One character of s[*i..len) as the sanitiser reads it: moves *i past it
+ * and returns the UTF-16 units it counts, with *out pointing at the *nout
+ * bytes it becomes (its own, or U+FFFD for an invalid byte); returns 0 for
+ * an ASCII control character (or NUL), which is dropped, except \n and \t
+ * when keep_newlines. */
+static inline size_t utf8_step(const unsigned char *s, size_t len, size_t *i,
+                               int keep_newlines, const char **out, size_t *nout)
+{
+    static const char replacement[] = "\xEF\xBF\xBD"; /* U+FFFD */
+    unsigned char c = s[*i];
+    size_t n;
+
+    if (c >= 0x20 && c < 0x7F) { /* printable ASCII: utf8_seq_len() says 1 */
+        *out = (const char *)s + *i;
+        *nout = 1;
+        (*i)++;
+        return 1;
+    }
+    n = utf8_seq_len(s + *i, len - *i);
+    if (n == 0) {
+        *out = replacement;
+        *nout = 3;
+        (*i)++;
+        return 1;
+    }
+    if (n == 1 && !(keep_newlines && (c == '\n' || c == '\t'))) {
+        (*i)++; /* a control character (c < 0x20 or 0x7F): dropped */
+        return 0;
+    }
+    *out = (const char *)s + *i;
+    *nout = n;
+    *i += n;
+    /* Only a 4-byte sequence (U+10000 and up) is two UTF-16 units. */
+    return n == 4 ? 2 : 1;
+}
+
 size_t sink_utf8_sanitize(char *dst, size_t dst_size, const void *src,
                           size_t src_len, size_t max_chars, int keep_newlines)
 {
-    static const char replacement[] = "\xEF\xBF\xBD"; /* U+FFFD */
     const unsigned char *s = src;
     size_t i = 0, o = 0, chars = 0;
 
     if (!dst || dst_size == 0)
         return 0;
     while (s && i < src_len) {
-        unsigned char c = s[i];
-        size_t len = utf8_seq_len(s + i, src_len - i);
-        size_t units;
-        const char *bytes = (const char *)s + i;
-        size_t nbytes = len;
+        const char *bytes = NULL;
+        size_t nbytes = 0, units = utf8_step(s, src_len, &i, keep_newlines, &bytes, &nbytes);
 
-        if (len == 0) {
-            len = 1;
-            bytes = replacement;
-            nbytes = 3;
-        } else if (len == 1 && (c < 0x20 || c == 0x7F) &&
-                   !(keep_newlines && (c == '\n' || c == '\t'))) {
-            i++; /* a control character: dropped */
+        if (units == 0)
             continue;
-        }
-        i += len;
-        /* Only a 4-byte sequence (U+10000 and up) is two UTF-16 units. */
-        units = nbytes == 4 ? 2 : 1;
         if (chars + units > max_chars || o + nbytes >= dst_size)
             break;
         memcpy(dst + o, bytes, nbytes);
@@ -155,6 +180,121 @@ char *sink_utf8_clip(const char *s, size_t max_chars)
         return NULL;
     sink_utf8_sanitize(out, cap, s, len, max_chars, 1);
     return out;
+}
+
+/* Whether cJSON's print_string_ptr() writes the byte c as it is. */
+static inline int json_plain(unsigned char c)
+{
+    return c > 31 && c != '"' && c != '\\';
+}
+
+/* 1 for printable ASCII that needs no escaping (0x20..0x7E but '"' and '\'):
+ * one character, kept as it is by the sanitiser and by the escaper alike.
+ * A table, as this test runs on nearly every byte of a body. */
+static const unsigned char plain_ascii[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x00 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x10 */
+    1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x20: '"' */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x30 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x40 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, /* 0x50: '\\' */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x60 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, /* 0x70: DEL */
+};                                                  /* 0x80..0xFF: 0 */
+
+/* Appends print_string_ptr()'s escape for c, a byte it does not write as it
+ * is: the short forms, else sprintf("u%04x") of a byte below 0x20. */
+static void json_escape_byte(struct sbuf *b, unsigned char c)
+{
+    static const char hex[] = "0123456789abcdef";
+    char esc[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 0xF] };
+    size_t elen = 2;
+
+    switch (c) {
+    case '"': esc[1] = '"'; break;
+    case '\\': esc[1] = '\\'; break;
+    case '\b': esc[1] = 'b'; break;
+    case '\f': esc[1] = 'f'; break;
+    case '\n': esc[1] = 'n'; break;
+    case '\r': esc[1] = 'r'; break;
+    case '\t': esc[1] = 't'; break;
+    default: elen = 6; break;
+    }
+    sbuf_add(b, esc, elen);
+}
+
+void sink_json_escape(struct sbuf *b, const char *s)
+{
+    size_t start = 0, i = 0;
+
+    for (; s && s[i]; i++) {
+        if (json_plain((unsigned char)s[i]))
+            continue;
+        if (i > start)
+            sbuf_add(b, s + start, i - start);
+        json_escape_byte(b, (unsigned char)s[i]);
+        start = i + 1;
+    }
+    if (i > start)
+        sbuf_add(b, s + start, i - start);
+}
+
+/* The walk of sink_utf8_clip() (keeping \n and \t), appending the result to
+ * b, escaped, when b is not NULL. sink_utf8_clip()'s buffer never stops it
+ * early (4 bytes a character at most, and at most one character a source
+ * byte), so only max_chars does. Runs of bytes written as they are go to b
+ * in one piece. Returns the clipped text's length (before escaping). */
+static size_t clip_walk(struct sbuf *b, const char *s, size_t max_chars)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    size_t len = s ? strlen(s) : 0, i = 0, run = 0, chars = 0, o = 0;
+
+    while (i < len) {
+        size_t at, nbytes = 0, units, stop, k = i;
+        const char *bytes = NULL;
+
+        /* the common case first: plain ASCII, one unit a byte */
+        stop = len - i < max_chars - chars ? len : i + (max_chars - chars);
+        while (k < stop && plain_ascii[u[k]])
+            k++;
+        chars += k - i;
+        o += k - i;
+        i = k;
+        if (i == len || plain_ascii[u[i]])
+            break; /* the end, or max_chars reached */
+        at = i;
+        units = utf8_step(u, len, &i, 1, &bytes, &nbytes);
+        if (units && chars + units > max_chars) {
+            i = at;
+            break;
+        }
+        chars += units;
+        o += units ? nbytes : 0;
+        if (units && bytes == s + at && (nbytes > 1 || json_plain(u[at])))
+            continue; /* a multibyte character: the run goes on */
+        if (b) {      /* dropped, replaced or escaped: the run ends */
+            if (at > run)
+                sbuf_add(b, s + run, at - run);
+            if (units && bytes != s + at)
+                sbuf_add(b, bytes, nbytes); /* U+FFFD */
+            else if (units)
+                json_escape_byte(b, u[at]); /* " \ \n \t */
+        }
+        run = i;
+    }
+    if (b && i > run)
+        sbuf_add(b, s + run, i - run);
+    return o;
+}
+
+size_t sink_utf8_clip_len(const char *s, size_t max_chars)
+{
+    return clip_walk(NULL, s, max_chars);
+}
+
+size_t sink_json_escape_clipped(struct sbuf *b, const char *s, size_t max_chars)
+{
+    return clip_walk(b, s, max_chars);
 }
 
 char *sink_url_encode(const char *s)

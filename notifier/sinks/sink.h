@@ -108,6 +108,22 @@ size_t sink_utf8_sanitize(char *dst, size_t dst_size, const void *src,
  * string the caller frees, NULL on allocation failure. */
 char *sink_utf8_clip(const char *s, size_t max_chars);
 
+/* strlen(sink_utf8_clip(s, max_chars)), without the copy. */
+size_t sink_utf8_clip_len(const char *s, size_t max_chars);
+
+struct sbuf;
+
+/* Appends s (NULL: nothing) to b escaped byte for byte as
+ * cJSON_PrintUnformatted() escapes a string, without the quotes around it:
+ * " \ \b \f \n \r \t in their short forms, other bytes below 0x20 as
+ * \u00xx (lower-case hex), everything else, bytes >= 0x80 included, as it
+ * is. */
+void sink_json_escape(struct sbuf *b, const char *s);
+
+/* Appends sink_utf8_clip(s, max_chars) escaped as sink_json_escape() does,
+ * without the copy. Returns sink_utf8_clip_len(s, max_chars). */
+size_t sink_json_escape_clipped(struct sbuf *b, const char *s, size_t max_chars);
+
 /* Percent-encodes s for a URL path segment (RFC 3986 unreserved kept).
  * Returns a malloc'd string the caller frees, NULL on allocation failure. */
 char *sink_url_encode(const char *s);
