@@ -48,7 +48,7 @@ static const struct cfg_setting notifier_settings[] = {
       "timeout of one request to the sink", 0, 100, 600000, NULL },
     { "sink-rate", "QALERT_SINK_RATE", CFG_INT, NULL,
       "requests per second to the sink (default: 1 for slack, 10 for opsgenie)",
-      0, 1, 10000, NULL },
+      0, 1, 1000000, NULL },
     { "notifier-concurrency", "QALERT_NOTIFIER_CONCURRENCY", CFG_INT, "4",
       "requests to the sink in flight at once (one connection each)", 0, 1, 2048, NULL },
     CFG_END
