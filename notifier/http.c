@@ -1,20 +1,18 @@
 /*
- * http.c — see http.h. One CURLM with a connection cache shared by every
- * transfer (keep-alive to the sink), driven by a thread of its own.
- *
- * Threads: the caller's (the delivery loop) builds each request and hands
- * it over; the HTTP thread runs curl (sockets through curl's socket
- * interface and epoll, the timer, the answers) and judges each answer
- * (sink_parse_response) before handing it back. The two meet only under
- * `lock`, in three lists: submitted, done, and cancelled. With one thread
- * the notifier used one core for everything, curl and the kernel's TCP
- * being about two thirds of it; now the two halves run side by side.
+ * http.c — see http.h. The caller's side of the notifier's HTTP client:
+ * requests are built here, on the delivery loop's thread, and handed to a
+ * lane (notifier/http_lane.c: a thread running one curl multi handle with
+ * its own connection cache) that sends them and hands each back judged.
+ * With one thread the notifier spent two thirds of its core in curl and the
+ * kernel's TCP; now the delivery loop and one or two curl threads run side
+ * by side (two lanes from HTTP_LANES_FROM requests in flight, which also
+ * halves the connection cache curl searches on every request).
  *
  * A transfer (its easy handle, header list and buffers) is kept for the
  * next request, up to the in-flight limit: options that never change are
  * set once, so a request costs four setopt calls and no allocation.
- * Ownership: a transfer is the caller's until submitted, the HTTP thread's
- * until it is done or cancelled, then the caller's again (pool).
+ * Ownership: a transfer is the caller's until submitted, its lane's until
+ * done or cancelled, then the caller's again (pool).
  *
  * It must never log or report a URL or a request header (secrets), never
  * follow a redirect (a webhook URL must not be bounced elsewhere), and
@@ -22,127 +20,13 @@
  */
 #include "notifier/http.h"
 
-#include <curl/curl.h>
 #include <errno.h>
-#include <pthread.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <time.h>
-#include <unistd.h>
 
-#include "common/clock.h"
-
-struct transfer {
-    CURL *easy;
-    struct curl_slist *headers; /* kept while the next request's are equal */
-    size_t nheaders;
-    char *body;                 /* request body (CURLOPT_POSTFIELDS does not copy) */
-    size_t body_cap;
-    char *answer;               /* response body, at most HTTP_BODY_MAX bytes */
-    size_t answer_len, answer_cap;
-    char retry_after[64];
-    enum sink_api api;
-    void *opaque;
-    struct sink_result result;  /* set by the HTTP thread when done */
-    struct transfer *next, **prev; /* HTTP thread: every transfer in flight */
-    struct transfer *qnext;     /* submitted, done, cancelled or pool lists */
-};
-
-struct list {
-    struct transfer *head, **tail;
-};
-
-struct http_client {
-    long timeout_ms;
-    /* the caller's thread only */
-    size_t in_flight;           /* submitted and not yet reported */
-    struct transfer *pool;
-    size_t npool, pool_cap;
-    /* shared, under lock */
-    pthread_mutex_t lock;
-    pthread_cond_t cond;        /* done or cancelled became non-empty */
-    struct list submitted, done, cancelled;
-    int waiting;                /* the caller waits on cond */
-    int cancel, cancel_done, stop;
-    /* the HTTP thread only (and setup/teardown) */
-    CURLM *multi;
-    int epfd, evfd;             /* evfd: the caller's wake-up, watched by epfd */
-    int64_t timer_mono;         /* curl's next timeout (monotonic ms), -1: none */
-    struct transfer *list;
-    pthread_t thread;
-    int started;
-};
-
-static void list_init(struct list *l)
-{
-    l->head = NULL;
-    l->tail = &l->head;
-}
-
-static void list_push(struct list *l, struct transfer *t)
-{
-    t->qnext = NULL;
-    *l->tail = t;
-    l->tail = &t->qnext;
-}
-
-/* Moves every element of from to the end of to. */
-static void list_splice(struct list *to, struct list *from)
-{
-    if (!from->head)
-        return;
-    *to->tail = from->head;
-    to->tail = from->tail;
-    list_init(from);
-}
-
-static void wake(struct http_client *c)
-{
-    uint64_t one = 1;
-    ssize_t n;
-    do
-        n = write(c->evfd, &one, sizeof(one));
-    while (n < 0 && errno == EINTR);
-}
-
-/* CURLMOPT_SOCKETFUNCTION: watch s for what curl wants, or forget it.
- * socketp holds what is registered (+1, so NULL means nothing yet): curl
- * repeats itself often, and an unchanged registration needs no syscall. */
-static int on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
-{
-    struct http_client *c = userp;
-    struct epoll_event ev = { 0 };
-    intptr_t had = (intptr_t)socketp;
-
-    (void)easy;
-    if (what == CURL_POLL_REMOVE) {
-        epoll_ctl(c->epfd, EPOLL_CTL_DEL, s, NULL); /* may be closed already */
-        return 0;
-    }
-    if (had == what + 1)
-        return 0;
-    ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0) | (what & CURL_POLL_OUT ? EPOLLOUT : 0);
-    ev.data.fd = s;
-    if (epoll_ctl(c->epfd, had ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, s, &ev) != 0 &&
-        epoll_ctl(c->epfd, had ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, s, &ev) != 0)
-        return -1; /* curl fails the transfer: reported as a transport error */
-    curl_multi_assign(c->multi, s, (void *)(intptr_t)(what + 1));
-    return 0;
-}
-
-/* CURLMOPT_TIMERFUNCTION: when curl wants to be called without activity. */
-static int on_timer(CURLM *multi, long timeout_ms, void *userp)
-{
-    struct http_client *c = userp;
-
-    (void)multi;
-    c->timer_mono = timeout_ms < 0 ? -1 : clock_mono_ms() + timeout_ms;
-    return 0;
-}
+#include "notifier/http_internal.h"
 
 static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
@@ -268,190 +152,37 @@ fail:
     return QA_ERR_NOMEM;
 }
 
-/* ---- the HTTP thread ------------------------------------------------ */
-
-static void link_transfer(struct http_client *c, struct transfer *t)
-{
-    t->next = c->list;
-    t->prev = &c->list;
-    if (c->list)
-        c->list->prev = &t->next;
-    c->list = t;
-}
-
-static void unlink_transfer(struct transfer *t)
-{
-    if (!t->prev)
-        return;
-    *t->prev = t->next;
-    if (t->next)
-        t->next->prev = t->prev;
-    t->next = NULL;
-    t->prev = NULL;
-}
-
-/* Judges a finished transfer (on the HTTP thread: the parse is pure). */
-static void judge(struct transfer *t, CURLcode code)
-{
-    long status = 0;
-
-    if (code == CURLE_OK) {
-        curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
-        sink_parse_response(t->api, (int)status, t->answer, t->answer_len,
-                            t->retry_after[0] ? t->retry_after : NULL,
-                            clock_wall_ms(), &t->result);
-    } else {
-        /* curl_easy_strerror: a fixed text, never the URL or host. */
-        sink_result_transport(&t->result, code == CURLE_OPERATION_TIMEDOUT
-                                              ? SINK_TRANSPORT_TIMEOUT
-                                              : SINK_TRANSPORT_CONNECT,
-                              curl_easy_strerror(code));
-    }
-}
-
-/* Runs curl on what is due: the sockets epoll reports, then the timer. */
-static void drive(struct http_client *c)
-{
-    struct epoll_event ev[64];
-    int running = 0, n, wait = 1000;
-    int64_t now = clock_mono_ms();
-
-    if (c->timer_mono >= 0) {
-        int64_t left = c->timer_mono - now;
-        if (left < wait)
-            wait = left > 0 ? (int)left : 0;
-    }
-    n = epoll_wait(c->epfd, ev, (int)(sizeof(ev) / sizeof(ev[0])), wait);
-    for (int i = 0; i < n; i++) {
-        int bits;
-        if (ev[i].data.fd == c->evfd) {
-            uint64_t v;
-            if (read(c->evfd, &v, sizeof(v)) < 0) { /* EAGAIN: already read */
-            }
-            continue;
-        }
-        bits = (ev[i].events & EPOLLIN ? CURL_CSELECT_IN : 0) |
-               (ev[i].events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
-               (ev[i].events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
-        curl_multi_socket_action(c->multi, ev[i].data.fd, bits, &running);
-    }
-    if (c->timer_mono >= 0 && clock_mono_ms() >= c->timer_mono) {
-        c->timer_mono = -1; /* curl sets the next one from inside */
-        curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-    }
-}
-
-static void *http_main(void *arg)
-{
-    struct http_client *c = arg;
-    struct list in, out, gone;
-
-    list_init(&in);
-    list_init(&out);
-    list_init(&gone);
-    for (;;) {
-        struct transfer *t;
-        CURLMsg *m;
-        int left = 0, cancel, stop;
-
-        pthread_mutex_lock(&c->lock);
-        list_splice(&in, &c->submitted);
-        cancel = c->cancel && !c->cancel_done;
-        stop = c->stop;
-        pthread_mutex_unlock(&c->lock);
-        while ((t = in.head)) {
-            in.head = t->qnext;
-            if (curl_multi_add_handle(c->multi, t->easy) != CURLM_OK) {
-                judge(t, CURLE_FAILED_INIT);
-                list_push(&out, t);
-            } else {
-                link_transfer(c, t);
-            }
-        }
-        list_init(&in);
-        if (cancel || stop) {
-            while ((t = c->list)) {
-                unlink_transfer(t);
-                curl_multi_remove_handle(c->multi, t->easy);
-                list_push(&gone, t);
-            }
-            list_splice(&gone, &out);
-        } else {
-            drive(c);
-            while ((m = curl_multi_info_read(c->multi, &left))) {
-                void *p = NULL;
-                CURLcode code;
-                if (m->msg != CURLMSG_DONE)
-                    continue;
-                curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&p);
-                if (!(t = p))
-                    continue;
-                code = m->data.result; /* m is invalid once the handle is removed */
-                unlink_transfer(t);
-                curl_multi_remove_handle(c->multi, t->easy);
-                judge(t, code);
-                list_push(&out, t);
-            }
-        }
-        if (out.head || gone.head || cancel) {
-            pthread_mutex_lock(&c->lock);
-            list_splice(&c->done, &out);
-            list_splice(&c->cancelled, &gone);
-            if (cancel)
-                c->cancel_done = 1;
-            if (c->waiting)
-                pthread_cond_broadcast(&c->cond);
-            pthread_mutex_unlock(&c->lock);
-        }
-        if (stop)
-            break;
-    }
-    return NULL;
-}
-
 /* ---- the caller's side ---------------------------------------------- */
 
 struct http_client *http_client_new(long timeout_ms, long max_conns,
                                     char *errstr, size_t errstr_size)
 {
     struct http_client *c = calloc(1, sizeof(*c));
-    struct epoll_event ev = { .events = EPOLLIN };
     pthread_condattr_t ca;
+    long per_lane;
 
     if (!c) {
         qa_errf(errstr, errstr_size, QA_ERR_NOMEM, "cannot create an HTTP client");
         return NULL;
     }
-    c->epfd = c->evfd = -1;
     c->timeout_ms = timeout_ms > 0 ? timeout_ms : 10000;
     c->pool_cap = max_conns > 0 ? (size_t)max_conns : 4;
-    c->timer_mono = -1;
-    list_init(&c->submitted);
-    list_init(&c->done);
-    list_init(&c->cancelled);
+    http_list_init(&c->done);
+    http_list_init(&c->cancelled);
     pthread_mutex_init(&c->lock, NULL);
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&c->cond, &ca);
     pthread_condattr_destroy(&ca);
-    if (!(c->multi = curl_multi_init()) ||
-        (c->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
-        (c->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
-        goto fail;
-    ev.data.fd = c->evfd;
-    if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, c->evfd, &ev) != 0)
-        goto fail;
-    /* The in-flight limit is the delivery loop's; these keep connections
-     * few and reused (no HTTP/2 multiplexing surprises with webhooks). */
-    curl_multi_setopt(c->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)c->pool_cap);
-    curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, (long)c->pool_cap);
-    curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
-    curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
-    curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, on_timer);
-    curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
-    if (pthread_create(&c->thread, NULL, http_main, c) != 0)
-        goto fail;
-    c->started = 1;
+    for (int i = 0; i < HTTP_MAX_LANES; i++)
+        c->lanes[i].epfd = c->lanes[i].evfd = -1;
+    c->nlanes = c->pool_cap >= HTTP_LANES_FROM ? HTTP_MAX_LANES : 1;
+    /* requests go to the lane with the fewest in flight: never more than
+     * this many in one */
+    per_lane = (long)((c->pool_cap + (size_t)c->nlanes - 1) / (size_t)c->nlanes);
+    for (int i = 0; i < c->nlanes; i++)
+        if (http_lane_open(c, &c->lanes[i], per_lane) != 0)
+            goto fail;
     return c;
 fail:
     http_client_free(c);
@@ -472,23 +203,19 @@ void http_client_free(struct http_client *c)
 {
     if (!c)
         return;
-    if (c->started) {
-        pthread_mutex_lock(&c->lock);
-        c->stop = 1;
-        pthread_mutex_unlock(&c->lock);
-        wake(c);
-        pthread_join(c->thread, NULL); /* it hands back what was in flight */
+    pthread_mutex_lock(&c->lock);
+    c->stop = 1;
+    pthread_mutex_unlock(&c->lock);
+    for (int i = 0; i < HTTP_MAX_LANES; i++)
+        if (c->lanes[i].started)
+            http_lane_wake(&c->lanes[i]);
+    for (int i = 0; i < HTTP_MAX_LANES; i++) {
+        http_lane_close(&c->lanes[i]);
+        free_list(c->lanes[i].submitted.head);
     }
-    free_list(c->submitted.head);
     free_list(c->done.head);
     free_list(c->cancelled.head);
     free_list(c->pool);
-    if (c->multi)
-        curl_multi_cleanup(c->multi);
-    if (c->epfd >= 0)
-        close(c->epfd);
-    if (c->evfd >= 0)
-        close(c->evfd);
     pthread_cond_destroy(&c->cond);
     pthread_mutex_destroy(&c->lock);
     free(c);
@@ -513,8 +240,12 @@ enum qa_err http_submit(struct http_client *c, const struct sink_request *req,
     struct transfer *t = c->pool;
     enum qa_err err = QA_ERR_NOMEM;
     size_t blen = req->body ? req->body_len : 0;
+    struct http_lane *lane = &c->lanes[0];
     int was_empty;
 
+    for (int i = 1; i < c->nlanes; i++)
+        if (c->lanes[i].in_flight < lane->in_flight)
+            lane = &c->lanes[i];
     if (t) {
         c->pool = t->qnext;
         c->npool--;
@@ -546,12 +277,14 @@ enum qa_err http_submit(struct http_client *c, const struct sink_request *req,
     curl_easy_setopt(t->easy, CURLOPT_CUSTOMREQUEST,
                      req->method && strcmp(req->method, "POST") != 0 ? req->method : NULL);
 
+    t->lane = lane;
     pthread_mutex_lock(&c->lock);
-    was_empty = c->submitted.head == NULL;
-    list_push(&c->submitted, t);
+    was_empty = lane->submitted.head == NULL;
+    http_list_push(&lane->submitted, t);
     pthread_mutex_unlock(&c->lock);
-    if (was_empty) /* else the thread is already told */
-        wake(c);
+    if (was_empty) /* else the lane is already told */
+        http_lane_wake(lane);
+    lane->in_flight++;
     c->in_flight++;
     return QA_OK;
 fail:
@@ -586,11 +319,12 @@ int http_poll(struct http_client *c, int timeout_ms, http_done_fn done, void *ct
         c->waiting = 0;
     }
     t = c->done.head;
-    list_init(&c->done);
+    http_list_init(&c->done);
     pthread_mutex_unlock(&c->lock);
     while (t) {
         struct transfer *next = t->qnext;
         c->in_flight--;
+        t->lane->in_flight--;
         done(ctx, t->opaque, &t->result);
         recycle(c, t);
         t = next;
@@ -603,31 +337,39 @@ void http_cancel_all(struct http_client *c, void (*gone)(void *ctx, void *opaque
                      void *ctx)
 {
     struct transfer *t, *d;
+    int all;
 
     if (!c || c->in_flight == 0)
         return;
     pthread_mutex_lock(&c->lock);
     c->cancel = 1;
-    c->cancel_done = 0;
+    for (int i = 0; i < c->nlanes; i++)
+        c->lanes[i].cancel_done = 0;
     pthread_mutex_unlock(&c->lock);
-    wake(c);
+    for (int i = 0; i < c->nlanes; i++)
+        http_lane_wake(&c->lanes[i]);
     pthread_mutex_lock(&c->lock);
     c->waiting = 1;
-    while (!c->cancel_done)
-        pthread_cond_wait(&c->cond, &c->lock);
+    do {
+        all = 1;
+        for (int i = 0; i < c->nlanes; i++)
+            all &= c->lanes[i].cancel_done;
+        if (!all)
+            pthread_cond_wait(&c->cond, &c->lock);
+    } while (!all);
     c->waiting = 0;
     c->cancel = 0;
-    c->cancel_done = 0;
     /* Answered but not reported counts as abandoned too. */
     d = c->done.head;
-    list_init(&c->done);
+    http_list_init(&c->done);
     t = c->cancelled.head;
-    list_init(&c->cancelled);
+    http_list_init(&c->cancelled);
     pthread_mutex_unlock(&c->lock);
     for (struct transfer *l[2] = { d, t }, **p = l; p < l + 2; p++) {
         while (*p) {
             struct transfer *next = (*p)->qnext;
             c->in_flight--;
+            (*p)->lane->in_flight--;
             if (gone)
                 gone(ctx, (*p)->opaque);
             recycle(c, *p);

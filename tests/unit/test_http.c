@@ -333,7 +333,7 @@ static void test_refused(void **state)
 static void test_cancel_all_then_reuse(void **state)
 {
     char err[256];
-    struct http_client *c = http_client_new(20000, 16, err, sizeof(err));
+    struct http_client *c = http_client_new(20000, 64, err, sizeof(err)); /* two lanes */
     struct outcome o[10], after = { 0 };
     int gone = 0;
     (void)state;
@@ -361,7 +361,7 @@ static void test_cancel_all_then_reuse(void **state)
 static void test_free_in_flight(void **state)
 {
     char err[256];
-    struct http_client *c = http_client_new(20000, 8, err, sizeof(err));
+    struct http_client *c = http_client_new(20000, 64, err, sizeof(err)); /* two lanes */
     struct outcome o[5];
     (void)state;
 
