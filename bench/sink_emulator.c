@@ -20,14 +20,14 @@
  *
  * As in the Python emulator, a request's time is taken when its body is
  * complete, before the emulated delay, and it is recorded (and counted in
- * "requests") once answered. Event-driven (microhttpd's epoll, two
- * threads): a delayed request's connection is suspended and a timer thread
- * resumes it when due, so thousands of delayed answers wait at once for
- * almost no CPU, leaving the cores to the senders under test. (It used one
- * thread per connection until 2026-11-23; at 256 connections those threads
- * took a third of the machine, as much as the sender.) It never records or
- * prints the API key,
- * and it is a bench tool: it binds where it is told, 127.0.0.1 in bench/.
+ * "requests") once answered. It serves HTTP with bench/lib/mini_http.c: one
+ * event-loop thread, answers held for the emulated latency in a timer list,
+ * so thousands of delayed answers wait at once for almost no CPU and the
+ * cores stay with the senders under test. (It used one thread per
+ * connection, then libmicrohttpd with suspended connections; each took a
+ * quarter to a third of the machine at 10,000 requests/s.) It never records
+ * or prints the API key, and it is a bench tool: it binds where it is told,
+ * 127.0.0.1 in bench/.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -45,7 +45,8 @@
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
-#include <microhttpd.h>
+
+#include "lib/mini_http.h"
 
 #define MAX_BODY (1024 * 1024)
 #define DISCARD_LIMIT (1024 * 1024) /* past MAX_BODY + this, cut the sender off */
@@ -60,7 +61,7 @@ struct record {
     int status;
     int has_json;
     size_t alias_off, message_off;
-    char method[8];
+    char method[16];
     char text[];
 };
 
@@ -86,48 +87,7 @@ static atomic_uint_fast64_t id_counter;
 static uint64_t id_seed;
 static volatile sig_atomic_t stopping;
 
-/* Per-request state, freed by completed(). */
-struct request {
-    char *body;
-    size_t len, cap, seen;
-    int too_large;
-    double time;
-    int phase;               /* 0 reading, 1 waiting (suspended), 2 due */
-    int64_t due_ms;          /* monotonic */
-    struct MHD_Connection *conn;
-    struct request *next;    /* the timer's list */
-};
-
-/* Suspended requests by due time (delays are mostly equal, so an insert
- * from the tail is O(1)); the timer thread resumes each when due. */
-static struct {
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    struct request *head;
-} timers = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL };
-
 /* ---- small helpers -------------------------------------------------- */
-
-static double now_epoch(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-    while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
-        ;
-}
 
 static uint64_t splitmix64(uint64_t x)
 {
@@ -338,27 +298,23 @@ static void record_add(double t, const char *method, const char *path, int statu
 
 /* ---- answers -------------------------------------------------------- */
 
-/* Queues len bytes of text as a JSON answer; with MHD_RESPMEM_MUST_FREE it
- * takes ownership of text (also on failure). */
-static enum MHD_Result answer_n(struct MHD_Connection *conn, unsigned status, char *text,
-                                size_t len, enum MHD_ResponseMemoryMode mode)
+/* Sets the answer (a copy of text: the caller's buffer may be on its stack). */
+static void answer_n(struct mh_answer *a, unsigned status, char *text, size_t len, int owned)
 {
-    struct MHD_Response *resp = MHD_create_response_from_buffer(len, text, mode);
-    enum MHD_Result r;
-    if (!resp) {
-        if (mode == MHD_RESPMEM_MUST_FREE)
-            free(text);
-        return MHD_NO;
+    a->status = status;
+    a->owned = 1;
+    a->text = owned ? text : strndup(text, len);
+    a->len = a->text ? len : 0;
+    if (!a->text) {
+        a->status = 500;
+        a->owned = 0;
+        a->text = "";
     }
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-    r = MHD_queue_response(conn, status, resp);
-    MHD_destroy_response(resp);
-    return r;
 }
 
-static enum MHD_Result answer(struct MHD_Connection *conn, unsigned status, const char *text)
+static void answer(struct mh_answer *a, unsigned status, const char *text)
 {
-    return answer_n(conn, status, (char *)text, strlen(text), MHD_RESPMEM_MUST_COPY);
+    answer_n(a, status, (char *)text, strlen(text), 0);
 }
 
 /* OpsGenie's answer shape: {"result"|"message": text, "took", "requestId"}. */
@@ -374,13 +330,13 @@ static void opsgenie_body(char *out, size_t n, int ok, const char *text)
 
 /* Status and answer text for one /v2 request (json: its body parsed, NULL
  * when empty or not JSON); updates the alert state. Caller holds st.lock. */
-static unsigned api_handle(struct MHD_Connection *conn, const char *method, const char *url,
-                           const struct request *r, const cJSON *json, char *out, size_t n)
+static unsigned api_handle(const struct mh_request *r, const cJSON *json, char *out,
+                           size_t n)
 {
     static const char pre[] = "/v2/alerts/";
-    const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                   MHD_HTTP_HEADER_AUTHORIZATION);
+    const char *auth = r->authorization, *method = r->method, *url = r->path;
     const char *kind, *msg, *alias;
+    char kbuf[16];
     size_t ul = strlen(url), plen = sizeof(pre) - 1;
     int is_create = strcmp(url, "/v2/alerts") == 0 || strcmp(url, "/v2/alerts/") == 0;
     int is_close = 0, is_ack = 0;
@@ -388,27 +344,27 @@ static unsigned api_handle(struct MHD_Connection *conn, const char *method, cons
     char id[1024];
 
     if (!auth || strncmp(auth, "GenieKey ", 9) != 0 || strcmp(auth + 9, api_key) != 0)
-        return opsgenie_body(out, n, 0, "Could not authenticate"), MHD_HTTP_UNAUTHORIZED;
+        return opsgenie_body(out, n, 0, "Could not authenticate"), 401;
     if (!is_create && strcmp(method, "POST") == 0 && ul > plen && strncmp(url, pre, plen) == 0) {
         is_close = ul > plen + 6 && strcmp(url + ul - 6, "/close") == 0;
         is_ack = ul > plen + 12 && strcmp(url + ul - 12, "/acknowledge") == 0;
     }
     if ((!is_create && !is_close && !is_ack) || strcmp(method, "POST") != 0)
-        return opsgenie_body(out, n, 0, "No handler found for the request"), MHD_HTTP_NOT_FOUND;
+        return opsgenie_body(out, n, 0, "No handler found for the request"), 404;
     if (is_create && !r->len)
-        return opsgenie_body(out, n, 0, "Request body is empty"), MHD_HTTP_BAD_REQUEST;
+        return opsgenie_body(out, n, 0, "Request body is empty"), 400;
     if (r->len && !cJSON_IsObject(json))
         return opsgenie_body(out, n, 0, "Could not parse request body"),
-               MHD_HTTP_UNPROCESSABLE_CONTENT;
+               422;
     if (is_ack) {
         st.acks++;
-        return opsgenie_body(out, n, 1, "Request will be processed"), MHD_HTTP_ACCEPTED;
+        return opsgenie_body(out, n, 1, "Request will be processed"), 202;
     }
     if (is_close) {
         size_t il = ul - plen - 6;
-        kind = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "identifierType");
+        kind = mh_query_arg(r, "identifierType", kbuf, sizeof(kbuf));
         if (kind && strcmp(kind, "alias") && strcmp(kind, "id") && strcmp(kind, "tiny"))
-            return opsgenie_body(out, n, 0, "Invalid identifierType"), MHD_HTTP_BAD_REQUEST;
+            return opsgenie_body(out, n, 0, "Invalid identifierType"), 400;
         slot = NULL;
         if (kind && strcmp(kind, "alias") == 0 && il < sizeof(id)) {
             memcpy(id, url + plen, il);
@@ -422,12 +378,12 @@ static unsigned api_handle(struct MHD_Connection *conn, const char *method, cons
         } else {
             st.unmatched_closes++; /* OpsGenie answers 202 anyway */
         }
-        return opsgenie_body(out, n, 1, "Request will be processed"), MHD_HTTP_ACCEPTED;
+        return opsgenie_body(out, n, 1, "Request will be processed"), 202;
     }
     msg = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(json, "message"));
     if (!msg || !msg[strspn(msg, " \t\r\n")])
         return opsgenie_body(out, n, 0, "Request body is not processable. Please check the errors."),
-               MHD_HTTP_UNPROCESSABLE_CONTENT;
+               422;
     alias = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(json, "alias"));
     slot = alias && *alias ? alias_find(alias, 1) : NULL;
     if (slot && slot->open) {
@@ -441,7 +397,7 @@ static unsigned api_handle(struct MHD_Connection *conn, const char *method, cons
         st.creates++;
         st.open++;
     }
-    return opsgenie_body(out, n, 1, "Request will be processed"), MHD_HTTP_ACCEPTED;
+    return opsgenie_body(out, n, 1, "Request will be processed"), 202;
 }
 
 /* The emulated delay of the next API request (a fault first). */
@@ -460,93 +416,32 @@ static long next_delay(void)
     return delay;
 }
 
-/* Suspends r's connection until now + delay (the timer thread resumes it). */
-static void wait_for(struct request *r, long delay)
+static void api_request(const struct mh_request *r, struct mh_answer *a)
 {
-    struct request **link;
-
-    r->phase = 1;
-    r->due_ms = mono_ms() + delay;
-    MHD_suspend_connection(r->conn);
-    pthread_mutex_lock(&timers.lock);
-    for (link = &timers.head; *link && (*link)->due_ms <= r->due_ms; link = &(*link)->next)
-        ;
-    r->next = *link;
-    *link = r;
-    pthread_cond_signal(&timers.cond);
-    pthread_mutex_unlock(&timers.lock);
-}
-
-static void *timer_main(void *arg)
-{
-    (void)arg;
-    pthread_mutex_lock(&timers.lock);
-    while (!stopping) {
-        int64_t now = mono_ms();
-        struct request *r = timers.head;
-        if (!r) {
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_nsec += 100 * 1000000L;
-            if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-            }
-            pthread_cond_timedwait(&timers.cond, &timers.lock, &ts);
-            continue;
-        }
-        if (r->due_ms > now) {
-            long wait = (long)(r->due_ms - now);
-            pthread_mutex_unlock(&timers.lock);
-            sleep_ms(wait < 100 ? wait : 100); /* an earlier insert waits <= its delay */
-            pthread_mutex_lock(&timers.lock);
-            continue;
-        }
-        timers.head = r->next;
-        r->phase = 2;
-        MHD_resume_connection(r->conn);
-    }
-    pthread_mutex_unlock(&timers.lock);
-    return NULL;
-}
-
-static enum MHD_Result api_request(struct MHD_Connection *conn, const char *method,
-                                   const char *url, struct request *r)
-{
-    char out[256], path[1100];
+    char out[256], path[1100], kbuf[16];
     cJSON *json = NULL;
     const char *kind;
     unsigned status;
 
-    if (r->phase == 0) {
-        long delay = next_delay();
-        if (delay > 0) {
-            wait_for(r, delay);
-            return MHD_YES;
-        }
-    } else if (r->phase == 1) {
-        return MHD_YES; /* not due yet */
-    }
-
-    kind = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "identifierType");
-    if (snprintf(path, sizeof(path), "%s%s%s", url, kind ? "?identifierType=" : "",
+    kind = mh_query_arg(r, "identifierType", kbuf, sizeof(kbuf));
+    if (snprintf(path, sizeof(path), "%s%s%s", r->path, kind ? "?identifierType=" : "",
                  kind ? kind : "") >= (int)sizeof(path))
         path[sizeof(path) - 1] = '\0';
     if (r->len)
         json = cJSON_ParseWithLength(r->body, r->len);
     pthread_mutex_lock(&st.lock);
-    status = api_handle(conn, method, url, r, json, out, sizeof(out));
+    status = api_handle(r, json, out, sizeof(out));
     if (status >= 300)
         st.rejected++;
-    record_add(r->time, method, path, (int)status, cJSON_IsObject(json) ? json : NULL);
+    record_add(r->received, r->method, path, (int)status, cJSON_IsObject(json) ? json : NULL);
     pthread_mutex_unlock(&st.lock);
     cJSON_Delete(json);
-    return answer(conn, status, out);
+    answer(a, status, out);
 }
 
 /* ---- control routes ------------------------------------------------- */
 
-static enum MHD_Result control_requests(struct MHD_Connection *conn)
+static void control_requests(struct mh_answer *a)
 {
     struct buf b = { 0 };
     size_t i;
@@ -578,23 +473,23 @@ static enum MHD_Result control_requests(struct MHD_Connection *conn)
     buf_add(&b, "]\n", 2);
     if (b.failed) {
         free(b.p);
-        return answer(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "{\"message\":\"out of memory\"}");
+        answer(a, 500, "{\"message\":\"out of memory\"}");
+        return;
     }
-    return answer_n(conn, MHD_HTTP_OK, b.p, b.len, MHD_RESPMEM_MUST_FREE);
+    answer_n(a, 200, b.p, b.len, 1);
 }
 
 /* [{"delay_ms": N, "count": M}, ...] or one object: the first entry with a
  * delay_ms applies; statuses, drops and other keys are accepted and ignored. */
-static enum MHD_Result control_faults(struct MHD_Connection *conn, const char *method,
-                                      const struct request *r)
+static void control_faults(const struct mh_request *r, struct mh_answer *a)
 {
     cJSON *spec = cJSON_ParseWithLength(r->body ? r->body : "", r->len), *e;
     long delay = -1, count = 1;
+    const char *method = r->method;
     char out[64];
-    enum MHD_Result res;
 
     if (!cJSON_IsArray(spec) && !cJSON_IsObject(spec)) {
-        res = answer(conn, MHD_HTTP_BAD_REQUEST, "{\"error\":\"send a JSON list of faults\"}");
+        answer(a, 400, "{\"error\":\"send a JSON list of faults\"}");
         goto out;
     }
     for (e = cJSON_IsArray(spec) ? spec->child : spec; e; e = cJSON_IsArray(spec) ? e->next : NULL) {
@@ -613,23 +508,21 @@ static enum MHD_Result control_faults(struct MHD_Connection *conn, const char *m
     }
     snprintf(out, sizeof(out), "{\"ok\":true,\"pending\":%d}", st.fault_remaining > 0);
     pthread_mutex_unlock(&st.lock);
-    res = answer(conn, MHD_HTTP_OK, out);
+    answer(a, 200, out);
 out:
     cJSON_Delete(spec);
-    return res;
 }
 
-static enum MHD_Result control(struct MHD_Connection *conn, const char *method,
-                               const char *url, const struct request *r)
+static void control(const struct mh_request *r, struct mh_answer *a)
 {
-    const char *route = url + sizeof(CONTROL) - 1;
+    const char *method = r->method, *route = r->path + sizeof(CONTROL) - 1;
     int get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0;
     char out[512];
 
     if (get && strcmp(route, "health") == 0)
-        return answer(conn, MHD_HTTP_OK, "{\"ok\":true}");
+        return answer(a, 200, "{\"ok\":true}");
     if (get && strcmp(route, "requests") == 0)
-        return control_requests(conn);
+        return control_requests(a);
     if (get && strcmp(route, "stats") == 0) {
         pthread_mutex_lock(&st.lock);
         snprintf(out, sizeof(out),
@@ -640,89 +533,39 @@ static enum MHD_Result control(struct MHD_Connection *conn, const char *method,
                  st.creates, st.open, st.rejected,
                  st.fault_remaining > 0 ? st.fault_delay_ms : base_delay_ms);
         pthread_mutex_unlock(&st.lock);
-        return answer(conn, MHD_HTTP_OK, out);
+        return answer(a, 200, out);
     }
     if ((post || strcmp(method, "PUT") == 0) && strcmp(route, "faults") == 0)
-        return control_faults(conn, method, r);
+        return control_faults(r, a);
     if (post && strcmp(route, "reset") == 0) {
         pthread_mutex_lock(&st.lock);
         state_reset();
         pthread_mutex_unlock(&st.lock);
-        return answer(conn, MHD_HTTP_OK, "{\"ok\":true}");
+        return answer(a, 200, "{\"ok\":true}");
     }
-    return answer(conn, MHD_HTTP_NOT_FOUND, "{\"error\":\"unknown control route\"}");
+    answer(a, 404, "{\"error\":\"unknown control route\"}");
 }
 
-/* ---- microhttpd callbacks ------------------------------------------- */
+/* ---- mini_http callbacks -------------------------------------------- */
 
-static enum MHD_Result upload(struct request *r, const char *data, size_t *size)
+static int is_control(const struct mh_request *r)
 {
-    size_t n = *size;
-    r->seen += n;
-    *size = 0;
-    if (r->too_large || r->len + n > MAX_BODY) {
-        r->too_large = 1;
-        return r->seen > MAX_BODY + DISCARD_LIMIT ? MHD_NO : MHD_YES;
-    }
-    if (r->len + n > r->cap) {
-        size_t ncap = r->cap ? r->cap : 1024;
-        char *t;
-        while (ncap < r->len + n)
-            ncap *= 2;
-        if (!(t = realloc(r->body, ncap)))
-            return MHD_NO;
-        r->body = t;
-        r->cap = ncap;
-    }
-    memcpy(r->body + r->len, data, n);
-    r->len += n;
-    return MHD_YES;
+    return strncmp(r->path, CONTROL, sizeof(CONTROL) - 1) == 0;
 }
 
-static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
-                              const char *method, const char *version,
-                              const char *upload_data, size_t *upload_data_size,
-                              void **con_cls)
+static long delay_of(const struct mh_request *r, void *ctx)
 {
-    struct request *r = *con_cls;
-    (void)cls;
-    (void)version;
-
-    if (!r) {
-        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                     MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (cl && strtoull(cl, NULL, 10) > MAX_BODY)
-            return answer(conn, MHD_HTTP_CONTENT_TOO_LARGE, "{\"message\":\"body too large\"}");
-        if (!(r = calloc(1, sizeof(*r))))
-            return MHD_NO;
-        r->conn = conn;
-        *con_cls = r;
-        return MHD_YES;
-    }
-    if (*upload_data_size)
-        return upload(r, upload_data, upload_data_size);
-    if (r->phase)
-        return api_request(conn, method, url, r); /* resumed */
-    if (r->too_large)
-        return answer(conn, MHD_HTTP_CONTENT_TOO_LARGE, "{\"message\":\"body too large\"}");
-    r->time = now_epoch();
-    if (strncmp(url, CONTROL, sizeof(CONTROL) - 1) == 0)
-        return control(conn, method, url, r);
-    return api_request(conn, method, url, r);
+    (void)ctx;
+    return is_control(r) ? 0 : next_delay();
 }
 
-static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
-                      enum MHD_RequestTerminationCode toe)
+static void handle(const struct mh_request *r, struct mh_answer *a, void *ctx)
 {
-    struct request *r = *con_cls;
-    (void)cls;
-    (void)conn;
-    (void)toe;
-    if (!r)
-        return;
-    free(r->body);
-    free(r);
-    *con_cls = NULL;
+    (void)ctx;
+    if (is_control(r))
+        control(r, a);
+    else
+        api_request(r, a);
 }
 
 static void on_signal(int sig)
@@ -744,11 +587,12 @@ int main(int argc, char **argv)
     const char *host = "127.0.0.1";
     long port = 0;
     struct sockaddr_in sa = { .sin_family = AF_INET };
-    struct MHD_Daemon *d;
-    const union MHD_DaemonInfo *info;
+    struct mh_config conf = { .max_body = MAX_BODY, .max_connections = MAX_CONNECTIONS,
+                              .delay = delay_of, .handle = handle };
+    unsigned short bound = 0;
+    int fd;
     struct sigaction act = { .sa_handler = on_signal };
     struct rlimit rl;
-    pthread_t timer;
     int i;
 
     for (i = 1; i < argc; i++) {
@@ -784,40 +628,17 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &act, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    if (pthread_create(&timer, NULL, timer_main, NULL) != 0) {
-        fprintf(stderr, "sink_emulator: cannot start the timer thread\n");
-        return 1;
-    }
-    d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO |
-                             MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
-                         0, NULL, NULL, handle, NULL,
-                         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-                         MHD_OPTION_CONNECTION_LIMIT, (unsigned)MAX_CONNECTIONS,
-                         MHD_OPTION_PER_IP_CONNECTION_LIMIT, 0u,
-                         MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
-                         MHD_OPTION_CONNECTION_TIMEOUT, 120u,
-                         MHD_OPTION_THREAD_POOL_SIZE, 2u,
-                         MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-                         MHD_OPTION_END);
-    if (!d) {
+    conf.addr = sa;
+    if ((fd = mh_listen(&conf, &bound)) < 0) {
         fprintf(stderr, "sink_emulator: cannot listen on %s:%ld\n", host, port);
-        stopping = 1;
-        pthread_join(timer, NULL);
         return 1;
     }
-    info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-    printf("LISTENING %u\n", info ? (unsigned)info->port : (unsigned)port);
+    printf("LISTENING %u\n", (unsigned)bound);
     fflush(stdout);
-    while (!stopping)
-        sleep_ms(100);
-    /* Resume what still waits, so that the daemon can close it. */
-    pthread_join(timer, NULL);
-    pthread_mutex_lock(&timers.lock);
-    for (struct request *r = timers.head; r; r = r->next)
-        MHD_resume_connection(r->conn);
-    timers.head = NULL;
-    pthread_mutex_unlock(&timers.lock);
-    MHD_stop_daemon(d);
+    if (mh_serve(fd, &conf, &stopping) != 0) {
+        fprintf(stderr, "sink_emulator: cannot start the event loop\n");
+        return 1;
+    }
     pthread_mutex_lock(&st.lock);
     state_reset();
     pthread_mutex_unlock(&st.lock);
