@@ -1,12 +1,15 @@
 /*
  * publisher.c — the only place ingest talks to Kafka (see publisher.h).
  *
- * The publisher thread owns every job once submitted: it produces their
- * messages in order, serves delivery reports (rd_kafka_poll runs on this
- * thread only, so reports need no locks), and completes each job exactly
- * once: all reports in (ok), a failed report, or the deadline. A completed
- * job lives on until its last outstanding report, because the report carries
- * a pointer to it.
+ * The submitting (HTTP) thread produces a job's messages itself: librdkafka
+ * is thread-safe, and handing each job to another thread cost a lock, a
+ * wake-up and a context switch per request. The publisher thread serves
+ * the delivery reports (rd_kafka_poll runs there only), produces the rest
+ * of a job that met a full local queue, enforces deadlines and frees jobs.
+ * A job is answered exactly once (`claimed`): by its last report, its first
+ * failure, its deadline or shutdown. It is freed by the publisher thread
+ * only, once answered, once its submitter let go of it and once no report
+ * is outstanding, because a report carries a pointer to it.
  *
  * It must never answer "ok" for a job before the delivery report of every
  * one of its messages, and never block an HTTP thread.
@@ -25,14 +28,26 @@
 #include "common/kafka.h"
 #include "common/log.h"
 
+struct publisher;
+
 struct publisher_job {
-    struct publisher_job *next;
-    size_t n, next_idx;       /* messages, and the next one to produce */
-    uint8_t **values;         /* NULL once librdkafka owns one */
+    struct publisher *p;
+    struct publisher_job *next; /* the active list (under p->lock) */
+    size_t n, next_idx;         /* messages, and the next one to produce */
+    uint8_t **values;           /* NULL once librdkafka owns one */
     size_t *value_lens;
-    char **keys;              /* borrowed from the events: copied at submit */
-    size_t pending;           /* produced, report not yet seen */
-    int failed, completed;
+    char **keys;                /* copies: the events are gone after submit */
+    /* Messages produced and not yet reported, plus one hold by whoever is
+     * producing (the submitting thread, or the publisher thread once the
+     * job is handed over): the hold keeps a partly produced job from
+     * looking finished. */
+    atomic_size_t outstanding;
+    atomic_int failed;          /* why is set (under p->lock) */
+    atomic_int claimed;         /* done is being or was called */
+    atomic_int finished;        /* done has returned */
+    atomic_int submitter_done;  /* the submitting thread no longer touches it */
+    atomic_int handed;          /* the publisher thread produces the rest */
+    struct publisher_job *due;  /* publisher thread: past the deadline */
     int64_t deadline_mono;
     publisher_done_fn done;
     void *opaque;
@@ -41,17 +56,16 @@ struct publisher_job {
 
 struct publisher {
     rd_kafka_t *rk;
-    rd_kafka_queue_t *mainq;  /* to wake rd_kafka_poll on submit */
+    rd_kafka_queue_t *mainq;  /* to wake rd_kafka_poll when a job is handed */
     rd_kafka_topic_t *rkt;    /* held for the producer's life: no lookup by
                                * name per message, leaders known early */
     char *topic;
     int timeout_ms;
     pthread_t thread, ready_thread;
     int threads_started;
-    pthread_mutex_t lock;     /* incoming, stop; cond wakes the ready thread */
+    pthread_mutex_t lock;     /* active, stop, why; cond wakes the ready thread */
     pthread_cond_t cond;
-    struct publisher_job *incoming, **incoming_tail;
-    struct publisher_job *active; /* publisher thread only */
+    struct publisher_job *active; /* every job not yet freed, newest first */
     atomic_size_t in_flight;
     atomic_int ready;
     int stop;
@@ -74,106 +88,156 @@ static void job_free(struct publisher_job *j)
     free(j);
 }
 
-static void job_fail(struct publisher_job *j, const char *why)
+static void job_fail(struct publisher *p, struct publisher_job *j, const char *why)
 {
-    if (j->failed)
-        return; /* the first reason is the useful one */
-    j->failed = 1;
-    snprintf(j->why, sizeof(j->why), "%s", why);
+    pthread_mutex_lock(&p->lock);
+    if (!atomic_load(&j->failed)) { /* the first reason is the useful one */
+        snprintf(j->why, sizeof(j->why), "%s", why);
+        atomic_store(&j->failed, 1);
+    }
+    pthread_mutex_unlock(&p->lock);
+}
+
+/* Answers the job once, whoever gets here first: the last delivery report,
+ * the first failure, the deadline or shutdown. */
+static void complete(struct publisher *p, struct publisher_job *j, int ok)
+{
+    char why[sizeof(j->why)] = "";
+
+    if (atomic_exchange(&j->claimed, 1))
+        return;
+    if (!ok || atomic_load(&j->failed)) {
+        ok = 0;
+        pthread_mutex_lock(&p->lock);
+        snprintf(why, sizeof(why), "%s", j->why[0] ? j->why : "failed");
+        pthread_mutex_unlock(&p->lock);
+    }
+    atomic_fetch_sub(&p->in_flight, 1);
+    j->done(j->opaque, ok, why);
+    atomic_store(&j->finished, 1);
+}
+
+/* Drops one from outstanding; the last one answers the job. The caller
+ * must not touch j afterwards unless it is the publisher thread (the only
+ * one that frees jobs). */
+static void release(struct publisher *p, struct publisher_job *j)
+{
+    if (atomic_fetch_sub(&j->outstanding, 1) == 1)
+        complete(p, j, 1);
 }
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     struct publisher_job *j = m->_private;
+    struct publisher *p;
 
+    (void)rk;
+    (void)opaque;
     if (!j)
         return;
-    if (j->pending > 0)
-        j->pending--;
-    if (m->err)
-        job_fail(j, rd_kafka_err2str(m->err));
+    p = j->p;
+    if (m->err) {
+        job_fail(p, j, rd_kafka_err2str(m->err));
+        complete(p, j, 0); /* at once: the client retries, ids de-duplicate */
+    }
+    release(p, j);
 }
 
-static void complete(struct publisher *p, struct publisher_job *j, int ok)
-{
-    j->completed = 1;
-    atomic_fetch_sub(&p->in_flight, 1);
-    j->done(j->opaque, ok, ok ? "" : j->why);
-}
-
-/* Produces what it can of j. Returns 1 when the local queue is full (the
- * caller lets delivery reports drain before trying again). */
+/* Produces what it can of j, from any thread. Returns 1 when the local
+ * queue is full, -1 on another error (j failed), 0 when all are produced. */
 static int produce_job(struct publisher *p, struct publisher_job *j)
 {
-    while (j->next_idx < j->n && !j->failed) {
+    while (j->next_idx < j->n && !atomic_load(&j->failed)) {
         size_t i = j->next_idx;
-        rd_kafka_resp_err_t err = rd_kafka_producev(
+        rd_kafka_resp_err_t err;
+
+        atomic_fetch_add(&j->outstanding, 1); /* before: the report may come at once */
+        err = rd_kafka_producev(
             p->rk, RD_KAFKA_V_RKT(p->rkt),
             RD_KAFKA_V_KEY(j->keys[i], strlen(j->keys[i])),
             RD_KAFKA_V_VALUE(j->values[i], j->value_lens[i]),
             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE), RD_KAFKA_V_OPAQUE(j),
             RD_KAFKA_V_END);
-        if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL)
-            return 1;
         if (err) {
-            job_fail(j, rd_kafka_err2str(err));
-            return 0;
+            atomic_fetch_sub(&j->outstanding, 1); /* never reported */
+            if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+                return 1;
+            job_fail(p, j, rd_kafka_err2str(err));
+            return -1;
         }
         j->values[i] = NULL; /* librdkafka frees it now */
-        j->pending++;
         j->next_idx++;
     }
-    return 0;
+    return atomic_load(&j->failed) ? -1 : 0;
 }
 
+/* The publisher thread: delivery reports, jobs handed over (queue full),
+ * deadlines, and freeing what is done. Only this thread unlinks or frees a
+ * job; submitters only push new ones at the head (under lock), so the list
+ * can be walked from a head read under lock without holding it. */
 static void *publisher_main(void *arg)
 {
     struct publisher *p = arg;
 
     for (;;) {
-        struct publisher_job *in, **link, *j;
+        struct publisher_job *j, **link, *head, *dead = NULL, *due = NULL;
         int full = 0, stop;
-        int64_t now;
+        int64_t now = clock_mono_ms();
 
         pthread_mutex_lock(&p->lock);
-        in = p->incoming;
-        p->incoming = NULL;
-        p->incoming_tail = &p->incoming;
         stop = p->stop;
+        head = p->active;
         pthread_mutex_unlock(&p->lock);
-        for (link = &p->active; *link; link = &(*link)->next)
-            ;
-        *link = in; /* arrival order is production order */
-
-        if (stop && (!p->active || clock_mono_ms() >= p->stop_deadline))
+        if (stop && (!head || now >= p->stop_deadline))
             break;
-        for (j = p->active; j && !full; j = j->next)
-            if (!j->completed)
-                full = produce_job(p, j);
+        for (j = head; j && !full; j = j->next) {
+            int r;
+            if (!atomic_load(&j->handed) || atomic_load(&j->claimed) || j->next_idx == j->n)
+                continue;
+            r = produce_job(p, j);
+            if (r == 1) {
+                full = 1;
+                continue;
+            }
+            if (r < 0)
+                complete(p, j, 0);
+            j->next_idx = j->n; /* nothing more to produce */
+            release(p, j);      /* the hold the submitter handed over */
+        }
         /* Queue full: let reports drain, retry soon. Otherwise sleep until a
-         * report or a submit (rd_kafka_queue_yield) wakes us. */
+         * report or a hand-over (rd_kafka_queue_yield) wakes us. */
         rd_kafka_poll(p->rk, full ? 5 : 100);
 
         now = clock_mono_ms();
+        pthread_mutex_lock(&p->lock);
         for (link = &p->active; (j = *link);) {
-            if (!j->completed) {
-                if (j->failed)
-                    complete(p, j, 0);
-                else if (j->next_idx == j->n && j->pending == 0)
-                    complete(p, j, 1);
-                else if (now >= j->deadline_mono) {
-                    job_fail(j, j->next_idx < j->n
-                                    ? "Kafka's queue stayed full until the deadline"
-                                    : "no delivery report before the deadline");
-                    complete(p, j, 0);
-                }
+            int handed = atomic_load(&j->handed);
+            /* the hold stays with a handed job whose rest was never produced */
+            size_t idle = handed && j->next_idx < j->n ? 1 : 0;
+            if (!atomic_load(&j->claimed) && now >= j->deadline_mono) {
+                j->due = due;
+                due = j;
             }
-            if (j->completed && j->pending == 0) {
+            if (atomic_load(&j->finished) && atomic_load(&j->submitter_done) &&
+                atomic_load(&j->outstanding) == idle) {
                 *link = j->next;
-                job_free(j);
+                j->next = dead;
+                dead = j;
             } else {
                 link = &j->next;
             }
+        }
+        pthread_mutex_unlock(&p->lock);
+        for (j = due; j; j = j->due) { /* not finished: none of them is in dead */
+            job_fail(p, j, atomic_load(&j->handed) && j->next_idx < j->n
+                               ? "Kafka's queue stayed full until the deadline"
+                               : "no delivery report before the deadline");
+            complete(p, j, 0);
+        }
+        while (dead) {
+            j = dead;
+            dead = j->next;
+            job_free(j);
         }
     }
     return NULL;
@@ -211,7 +275,6 @@ struct publisher *publisher_new(const struct cfg *cfg, const char *topic,
         goto fail;
     }
     p->timeout_ms = timeout_ms;
-    p->incoming_tail = &p->incoming;
     atomic_init(&p->in_flight, 0);
     atomic_init(&p->ready, 0);
     pthread_mutex_init(&p->lock, NULL);
@@ -299,6 +362,7 @@ enum qa_err publisher_submit(struct publisher *p, const struct raw_event *evs,
 {
     struct publisher_job *j = calloc(1, sizeof(*j));
     enum qa_err err = QA_ERR_NOMEM;
+    int r;
 
     if (!j || !(j->values = calloc(n, sizeof(*j->values))) ||
         !(j->value_lens = calloc(n, sizeof(*j->value_lens))) ||
@@ -317,9 +381,16 @@ enum qa_err publisher_submit(struct publisher *p, const struct raw_event *evs,
             goto fail;
         }
     }
+    j->p = p;
     j->done = done;
     j->opaque = opaque;
     j->deadline_mono = clock_mono_ms() + p->timeout_ms;
+    atomic_init(&j->outstanding, 1); /* our hold */
+    atomic_init(&j->failed, 0);
+    atomic_init(&j->claimed, 0);
+    atomic_init(&j->finished, 0);
+    atomic_init(&j->submitter_done, 0);
+    atomic_init(&j->handed, 0);
 
     pthread_mutex_lock(&p->lock);
     if (p->stop) {
@@ -328,10 +399,29 @@ enum qa_err publisher_submit(struct publisher *p, const struct raw_event *evs,
         goto fail;
     }
     atomic_fetch_add(&p->in_flight, 1);
-    *p->incoming_tail = j;
-    p->incoming_tail = &j->next;
+    j->next = p->active;
+    p->active = j;
     pthread_mutex_unlock(&p->lock);
-    rd_kafka_queue_yield(p->mainq);
+
+    /* Produce from this thread: no hand-over to the publisher thread (a
+     * lock, a wake-up and a context switch per request before). librdkafka
+     * is thread-safe; reports still arrive on the publisher thread. */
+    r = produce_job(p, j);
+    if (r == 1) {
+        /* Queue full: the publisher thread produces the rest when reports
+         * have drained, keeping our hold until then. */
+        atomic_store(&j->handed, 1);
+        atomic_store(&j->submitter_done, 1);
+        rd_kafka_queue_yield(p->mainq);
+        return QA_OK;
+    }
+    if (r < 0)
+        complete(p, j, 0);
+    j->next_idx = j->n;
+    /* Last touches: the hold, then the flag that lets the job be freed. */
+    if (atomic_fetch_sub(&j->outstanding, 1) == 1)
+        complete(p, j, 1);
+    atomic_store(&j->submitter_done, 1);
     return QA_OK;
 fail:
     job_free(j);
@@ -367,8 +457,8 @@ int publisher_free(struct publisher *p, int timeout_ms)
     /* Jobs the deadline cut short: answer them, then drop what Kafka still
      * holds so that no report can reach a freed job. */
     for (struct publisher_job *j = p->active; j; j = j->next)
-        if (!j->completed) {
-            job_fail(j, "shutting down");
+        if (!atomic_load(&j->claimed)) {
+            job_fail(p, j, "shutting down");
             complete(p, j, 0);
         }
     {

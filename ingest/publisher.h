@@ -2,9 +2,12 @@
  * publisher.h — raw events → the raw topic, one request's events at a time,
  * answering only once Kafka has acknowledged every one of them (SPEC §4, §5).
  *
- * One thread of its own does every Kafka call (produce, poll, delivery
- * reports), so an HTTP thread never blocks on Kafka: it submits a job and is
- * told the outcome through a callback, which runs on the publisher thread.
+ * The HTTP thread that submits a job produces its messages (librdkafka only
+ * queues them, so it never blocks on Kafka; a full local queue hands the
+ * rest to the publisher thread) and is told the outcome through a callback.
+ * The callback runs on the publisher thread, which serves the delivery
+ * reports, or on the submitting thread inside publisher_submit() when the
+ * outcome is known at once (a produce error, or every report already in).
  * A second small thread keeps the readiness answer (metadata reachable)
  * fresh, at most once a second.
  *
@@ -27,8 +30,9 @@
 struct publisher;
 struct publisher_job;
 
-/* Called once per job on the publisher thread. ok: every event delivered;
- * else why says what failed (no secret, no body). The callee must not block. */
+/* Called once per job, on the publisher thread or inside publisher_submit()
+ * (see above). ok: every event delivered; else why says what failed (no
+ * secret, no body). The callee must not block. */
 typedef void (*publisher_done_fn)(void *opaque, int ok, const char *why);
 
 /* A producer for `topic` (idempotent, acks=all, message.timeout.ms =

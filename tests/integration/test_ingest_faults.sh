@@ -4,17 +4,21 @@
 #     (the answer waits for the delivery reports, acks=all);
 #  2. broker stopped: a request gets 503 with Retry-After within
 #     QALERT_INGEST_PUBLISH_TIMEOUT_MS (plus slack), the process stays up;
-#     broker back: 202 again, without restarting ingest.
+#     broker back: 202 again, without restarting ingest;
+#  3. librdkafka's local queue full (queue.buffering.max.messages=3): a
+#     batch of 25 and 8 requests at once all get 202 once every event is in
+#     Kafka (the rest of a job is produced by the publisher thread as
+#     reports drain), and every event is in the topic.
 . "$(dirname "$0")/lib.sh"
 fx=$QALERT_FIXTURES
 secret=qalert-fixture-secret
 topic=raw-faults-$(date +%s%N)
 top=$QALERT_SOURCE_DIR
 
-start_ingest() { # NAME -> INGEST_PID, INGEST_PORT
+start_ingest() { # NAME [VAR=VALUE...] -> INGEST_PID, INGEST_PORT
   INGEST_PORT=$(qa_free_port)
-  QALERT_INGEST_ADDR=127.0.0.1:$INGEST_PORT QALERT_TOPIC_RAW=$topic \
-  QALERT_INGEST_HMAC_SECRETS=$secret QALERT_INGEST_PUBLISH_TIMEOUT_MS=3000 \
+  env QALERT_INGEST_ADDR=127.0.0.1:$INGEST_PORT QALERT_TOPIC_RAW=$topic \
+  QALERT_INGEST_HMAC_SECRETS=$secret QALERT_INGEST_PUBLISH_TIMEOUT_MS=3000 "${@:2}" \
     "$QALERT_BIN_DIR/qalert-ingest" >>"$QA_TMP/$1.log" 2>&1 &
   INGEST_PID=$!
   QA_PIDS+=("$INGEST_PID")
@@ -65,4 +69,31 @@ done
 echo "202 again ${t}s after the broker came back"
 kill -TERM "$INGEST_PID"; rc=0; wait "$INGEST_PID" || rc=$?
 [ "$rc" -eq 0 ] || qa_fail "SIGTERM exit $rc"
+
+echo "== 3. local queue full"
+start_ingest c QALERT_KAFKA_QUEUE_BUFFERING_MAX_MESSAGES=3 QALERT_INGEST_PUBLISH_TIMEOUT_MS=20000
+{
+  printf '['
+  for i in $(seq 1 25); do
+    [ "$i" -gt 1 ] && printf ','
+    printf '{"eventType":"routing.queue.conversation","conversationId":"f%04d","queueId":"q-full","waitTime":1000,"sla":30000,"timestamp":"2025-11-23T08:00:00Z"}' "$i"
+  done
+  printf ']'
+} > "$QA_TMP/batch.json"
+for i in $(seq 1 8); do
+  printf '{"eventType":"routing.queue.conversation","conversationId":"g%04d","queueId":"q-full","waitTime":1000,"sla":30000,"timestamp":"2025-11-23T08:00:00Z"}' "$i" > "$QA_TMP/g$i.json"
+done
+pids=()
+for i in $(seq 1 8); do
+  ( [ "$(post "$QA_TMP/g$i.json")" = 202 ] ) & pids+=($!)
+done
+code=$(post "$QA_TMP/batch.json")
+[ "$code" = 202 ] || qa_fail "batch of 25 with a queue of 3: status $code, $(cat "$QA_TMP/body")"
+grep -q '"accepted":25' "$QA_TMP/body" || qa_fail "batch answer: $(cat "$QA_TMP/body")"
+for p in "${pids[@]}"; do wait "$p" || qa_fail "a concurrent request did not get 202"; done
+got=$(qa_records "$topic" '%k\n' | grep -c '^q-full$' || true)
+[ "$got" -eq 33 ] || qa_fail "$got of 33 events in Kafka with a full local queue"
+echo "33 of 33 events in Kafka through a local queue of 3"
+kill -TERM "$INGEST_PID"; rc=0; wait "$INGEST_PID" || rc=$?
+[ "$rc" -eq 0 ] || qa_fail "SIGTERM exit $rc (3)"
 echo PASS
