@@ -12,6 +12,7 @@
 #include "common/codec.h"
 #include "common/metrics.h"
 #include "notifier/delivery.h"
+#include "notifier/holds.h"
 #include "notifier/http.h"
 #include "notifier/order.h"
 
@@ -82,6 +83,10 @@ struct delivery {
     struct order_keys *keys;
     struct sink_thread_map *threads;
     struct dlv_rec *sendq_head, *sendq_tail;
+    /* Records whose key is held after an ambiguous attempt (holds.h):
+     * back to the send queue when the hold ends. */
+    struct dlv_rec *later_head, *later_tail;
+    struct key_holds *holds;
     size_t held, producing;
     struct dlv_paused *paused;
     size_t npaused, cappaused;
@@ -111,6 +116,8 @@ struct delivery {
 void dlv_on_message(struct delivery *d, rd_kafka_message_t *msg);
 void dlv_rec_free(struct delivery *d, struct dlv_rec *r);
 void dlv_pump(struct delivery *d);
+/* Moves records whose key is no longer held back to the send queue. */
+void dlv_release_later(struct delivery *d);
 void dlv_on_http(void *ctx, void *opaque, const struct sink_result *res);
 void dlv_on_produced(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque);
 /* Drains what is under way (draining set): requests and produces end or the

@@ -67,6 +67,7 @@ struct delivery *delivery_new(const struct delivery_config *conf, char *errstr,
     d->m_lag = metrics_register(METRICS_GAUGE, "qalert_consumer_lag",
         "records not yet read, per assigned partition", NULL, 0);
     if (!(d->offsets = order_offsets_new()) || !(d->keys = order_keys_new()) ||
+        !(d->holds = key_holds_new()) ||
         (conf->sink == DELIVERY_SLACK && !(d->threads = sink_thread_map_new(4096))) ||
         !(d->http = http_client_new(conf->http_timeout_ms, conf->concurrency, errstr,
                                     errstr_size))) {
@@ -93,6 +94,7 @@ void delivery_free(struct delivery *d)
     }
     http_client_free(d->http);
     order_keys_free(d->keys);
+    key_holds_free(d->holds);
     order_offsets_free(d->offsets);
     sink_thread_map_free(d->threads);
     free(d->paused);
@@ -147,9 +149,11 @@ int delivery_run(struct delivery *d, volatile sig_atomic_t *stop)
         int64_t now = clock_mono_ms();
 
         dlv_resume_due(d);
+        dlv_release_later(d);
         /* Short waits while records or keys wait: a commit's answer (which
          * frees held keys) is served inside the consumer poll. */
-        consume(d, busy ? 0 : d->sendq_head || order_keys_held(d->keys) ? 20 : 100);
+        consume(d, busy ? 0
+                   : d->sendq_head || d->later_head || order_keys_held(d->keys) ? 20 : 100);
         dlv_pump(d);
         http_poll(d->http, busy ? 20 : 0, dlv_on_http, d);
         dlv_pump(d);

@@ -12,7 +12,11 @@
 #     alerts dead-lettered, none lost;
 #  8. SIGTERM exits 0; no secret (API key, webhook path) in any log;
 #  9. QALERT_NOTIFIER_CONCURRENCY past the open-file limit: the soft limit is
-#     raised to fit; past the hard limit: exit 2 naming the setting.
+#     raised to fit; past the hard limit: exit 2 naming the setting;
+# 10. a FIRING whose create the sink applies only after our time-out (3 s vs
+#     2 s), then its RESOLVED: the key waits one more time-out after the
+#     ambiguous attempt, so the late create lands while the alert is open
+#     (absorbed by alias) and the close comes after it: one alert, closed.
 . "$(dirname "$0")/lib.sh"
 src=${QALERT_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 id=$(date +%s%N)
@@ -175,6 +179,24 @@ check $OG "for k in ('c1-$id', 'c2-$id'):
   || qa_fail "case 6b"
 kill -TERM "$NOTIF_PID"; rc=0; wait "$NOTIF_PID" || rc=$?
 [ "$rc" -eq 0 ] || qa_fail "notifier exited $rc on SIGTERM (6b)"
+
+echo "== 10. a create applied after the time-out, then the close"
+al10=alerts10-$id
+start_notifier og10 opsgenie "$al10" "g10-$id" QALERT_OPSGENIE_API_URL="http://127.0.0.1:$OG" \
+  QALERT_OPSGENIE_API_KEY="$key"
+fault $OG '{"delay_ms": 3000, "count": 1, "path": "/v2/alerts"}'
+"$pub" "$al10" "k10-$id=FIRING" "k10-$id=RESOLVED"
+wait_for 30 $OG "len(closes('k10-$id')) >= 1 and len(creates('k10-$id')) >= 2" \
+  || qa_fail "case 10: create retried and close expected"
+sleep 2 # anything still under way lands
+check $OG "a = [x for x in alerts if x['alias'] == 'k10-$id']
+assert len(a) == 1, 'a create applied after the close opened a second alert: %r' % a
+assert a[0]['status'] == 'closed', 'the alert is left %s' % a[0]['status']
+c = creates('k10-$id'); cl = closes('k10-$id')
+assert cl[-1]['time'] - c[0]['time'] >= 3.9, 'closed %.2f s after the first create' % (cl[-1]['time'] - c[0]['time'])" \
+  || qa_fail "case 10"
+kill -TERM "$NOTIF_PID"; rc=0; wait "$NOTIF_PID" || rc=$?
+[ "$rc" -eq 0 ] || qa_fail "notifier exited $rc on SIGTERM (10)"
 
 echo "== 7. Slack: delivered, then down longer than every delay"
 start_emulator slack; SL=$EMU_PORT; SL_PID=$EMU_PID
