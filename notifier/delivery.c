@@ -470,8 +470,10 @@ static void hold_if_ambiguous(struct delivery *d, const struct dlv_rec *r,
     if (!r->key || (res->transport != SINK_TRANSPORT_TIMEOUT &&
                     res->transport != SINK_TRANSPORT_CONNECT))
         return;
+    /* Refused only with HOLDS_MAX keys held at once (a sink down for many
+     * keys): the record goes on unheld; debug, or an outage floods the log. */
     if (key_holds_set(d->holds, r->key, now + d->conf.http_timeout_ms, now) != QA_OK)
-        log_warn("cannot hold the key after an ambiguous attempt", LOG_S("key", r->key));
+        log_debug("cannot hold the key after an ambiguous attempt", LOG_S("key", r->key));
 }
 
 void dlv_pump(struct delivery *d)
