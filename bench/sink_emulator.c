@@ -32,10 +32,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
-#include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +43,8 @@
 
 #include <cjson/cJSON.h>
 
+#include "common/sbuf.h"
+#include "common/utf8.h"
 #include "lib/mini_http.h"
 
 #define MAX_BODY (1024 * 1024)
@@ -71,19 +70,19 @@ struct alias_slot {
     long count;
 };
 
+/* The emulator's state: one thread (mini_http's loop) reads and writes it. */
 static struct {
-    pthread_mutex_t lock;
     struct record **recs;
     size_t nrecs, caprecs;
     struct alias_slot *slots;
     size_t nslots, used;
     long creates, dedups, closes, unmatched_closes, acks, open, rejected;
     long fault_delay_ms, fault_remaining;
-} st = { .lock = PTHREAD_MUTEX_INITIALIZER };
+} st;
 
 static const char *api_key;
 static long base_delay_ms;
-static atomic_uint_fast64_t id_counter;
+static uint64_t id_counter;
 static uint64_t id_seed;
 static volatile sig_atomic_t stopping;
 
@@ -100,7 +99,7 @@ static uint64_t splitmix64(uint64_t x)
 /* A uuid4-shaped request id into out (37 bytes). */
 static void new_request_id(char out[37])
 {
-    uint64_t n = atomic_fetch_add(&id_counter, 1);
+    uint64_t n = id_counter++;
     uint64_t a = splitmix64(id_seed ^ n), b = splitmix64(a ^ n);
     snprintf(out, 37, "%08x-%04x-4%03x-%04x-%012llx", (unsigned)(a >> 32),
              (unsigned)(a >> 16) & 0xffff, (unsigned)a & 0xfff,
@@ -108,98 +107,37 @@ static void new_request_id(char out[37])
              (unsigned long long)(b & 0xffffffffffffULL));
 }
 
-/* A growable text buffer; on allocation failure it sets failed and stops. */
-struct buf {
-    char *p;
-    size_t len, cap;
-    int failed;
-};
-
-static void buf_add(struct buf *b, const char *s, size_t n)
-{
-    if (b->failed)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t ncap = b->cap ? b->cap : 4096;
-        char *t;
-        while (ncap < b->len + n + 1)
-            ncap *= 2;
-        if (!(t = realloc(b->p, ncap))) {
-            b->failed = 1;
-            return;
-        }
-        b->p = t;
-        b->cap = ncap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-__attribute__((format(printf, 2, 3)))
-static void buf_printf(struct buf *b, const char *fmt, ...)
-{
-    char tmp[512];
-    va_list ap;
-    int n;
-    va_start(ap, fmt);
-    n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= sizeof(tmp))
-        b->failed = 1;
-    else
-        buf_add(b, tmp, (size_t)n);
-}
-
-/* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if invalid. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-    size_t len, i;
-    if (s[0] < 0xc2 || s[0] > 0xf4)
-        return 0;
-    len = s[0] < 0xe0 ? 2 : s[0] < 0xf0 ? 3 : 4;
-    if (len > n)
-        return 0;
-    for (i = 1; i < len; i++)
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-    if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] > 0x9f) ||
-        (s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] > 0x8f))
-        return 0;
-    return len;
-}
-
 /* A JSON string literal; invalid UTF-8 bytes become U+FFFD. */
-static void buf_json_string(struct buf *b, const char *s)
+static void buf_json_string(struct sbuf *b, const char *s)
 {
     const unsigned char *p = (const unsigned char *)s;
     size_t n = strlen(s), i = 0, start = 0, k;
-    buf_add(b, "\"", 1);
+    sbuf_add(b, "\"", 1);
     while (i < n) {
         if (p[i] >= 0x20 && p[i] < 0x80 && p[i] != '"' && p[i] != '\\') {
             i++;
             continue;
         }
-        if (p[i] >= 0x80 && (k = utf8_len(p + i, n - i))) {
+        if (p[i] >= 0x80 && (k = utf8_seq_len(p + i, n - i))) {
             i += k;
             continue;
         }
-        buf_add(b, s + start, i - start);
+        sbuf_add(b, s + start, i - start);
         if (p[i] == '"' || p[i] == '\\') {
             char esc[2] = { '\\', (char)p[i] };
-            buf_add(b, esc, 2);
+            sbuf_add(b, esc, 2);
         } else if (p[i] < 0x20) {
-            buf_printf(b, "\\u%04x", p[i]);
+            sbuf_printf(b, "\\u%04x", p[i]);
         } else {
-            buf_add(b, "\\ufffd", 6);
+            sbuf_add(b, "\\ufffd", 6);
         }
         start = ++i;
     }
-    buf_add(b, s + start, i - start);
-    buf_add(b, "\"", 1);
+    sbuf_add(b, s + start, i - start);
+    sbuf_add(b, "\"", 1);
 }
 
-/* ---- alias table (open addressing, caller holds st.lock) ------------ */
+/* ---- alias table (open addressing) ------------------------------- */
 
 static uint64_t hash_str(const char *s)
 {
@@ -262,7 +200,7 @@ static void state_reset(void)
     st.open = st.rejected = st.fault_delay_ms = st.fault_remaining = 0;
 }
 
-/* Appends one record; caller holds st.lock. Out of memory drops it. */
+/* Appends one record. Out of memory drops it. */
 static void record_add(double t, const char *method, const char *path, int status,
                        const cJSON *json)
 {
@@ -326,10 +264,10 @@ static void opsgenie_body(char *out, size_t n, int ok, const char *text)
              ok ? "result" : "message", text, ok ? "0.001" : "0.0", rid);
 }
 
-/* ---- the OpsGenie API (after the delay; takes st.lock) -------------- */
+/* ---- the OpsGenie API (after the delay) ------------------------------ */
 
 /* Status and answer text for one /v2 request (json: its body parsed, NULL
- * when empty or not JSON); updates the alert state. Caller holds st.lock. */
+ * when empty or not JSON); updates the alert state. */
 static unsigned api_handle(const struct mh_request *r, const cJSON *json, char *out,
                            size_t n)
 {
@@ -405,14 +343,12 @@ static long next_delay(void)
 {
     long delay;
 
-    pthread_mutex_lock(&st.lock);
     if (st.fault_remaining > 0) {
         delay = st.fault_delay_ms;
         st.fault_remaining--;
     } else {
         delay = base_delay_ms;
     }
-    pthread_mutex_unlock(&st.lock);
     return delay;
 }
 
@@ -429,12 +365,10 @@ static void api_request(const struct mh_request *r, struct mh_answer *a)
         path[sizeof(path) - 1] = '\0';
     if (r->len)
         json = cJSON_ParseWithLength(r->body, r->len);
-    pthread_mutex_lock(&st.lock);
     status = api_handle(r, json, out, sizeof(out));
     if (status >= 300)
         st.rejected++;
     record_add(r->received, r->method, path, (int)status, cJSON_IsObject(json) ? json : NULL);
-    pthread_mutex_unlock(&st.lock);
     cJSON_Delete(json);
     answer(a, status, out);
 }
@@ -443,36 +377,34 @@ static void api_request(const struct mh_request *r, struct mh_answer *a)
 
 static void control_requests(struct mh_answer *a)
 {
-    struct buf b = { 0 };
+    struct sbuf b = { 0 };
     size_t i;
-    pthread_mutex_lock(&st.lock);
-    buf_add(&b, "[", 1);
-    for (i = 0; i < st.nrecs && !b.failed; i++) {
+    sbuf_add(&b, "[", 1);
+    for (i = 0; i < st.nrecs && !b.oom; i++) {
         const struct record *r = st.recs[i];
-        buf_printf(&b, "%s{\"time\":%.6f,\"method\":", i ? ",\n" : "", r->time);
+        sbuf_printf(&b, "%s{\"time\":%.6f,\"method\":", i ? ",\n" : "", r->time);
         buf_json_string(&b, r->method);
-        buf_add(&b, ",\"path\":", 8);
+        sbuf_add(&b, ",\"path\":", 8);
         buf_json_string(&b, r->text);
-        buf_printf(&b, ",\"status\":%d,\"json\":", r->status);
+        sbuf_printf(&b, ",\"status\":%d,\"json\":", r->status);
         if (!r->has_json) {
-            buf_add(&b, "null}", 5);
+            sbuf_add(&b, "null}", 5);
             continue;
         }
-        buf_add(&b, "{", 1);
+        sbuf_add(&b, "{", 1);
         if (r->alias_off) {
-            buf_add(&b, "\"alias\":", 8);
+            sbuf_add(&b, "\"alias\":", 8);
             buf_json_string(&b, r->text + r->alias_off);
         }
         if (r->message_off) {
-            buf_add(&b, r->alias_off ? ",\"message\":" : "\"message\":", r->alias_off ? 11 : 10);
+            sbuf_add(&b, r->alias_off ? ",\"message\":" : "\"message\":", r->alias_off ? 11 : 10);
             buf_json_string(&b, r->text + r->message_off);
         }
-        buf_add(&b, "}}", 2);
+        sbuf_add(&b, "}}", 2);
     }
-    pthread_mutex_unlock(&st.lock);
-    buf_add(&b, "]\n", 2);
-    if (b.failed) {
-        free(b.p);
+    sbuf_add(&b, "]\n", 2);
+    if (b.oom) {
+        sbuf_free(&b);
         answer(a, 500, "{\"message\":\"out of memory\"}");
         return;
     }
@@ -501,13 +433,11 @@ static void control_faults(const struct mh_request *r, struct mh_answer *a)
             break;
         }
     }
-    pthread_mutex_lock(&st.lock);
     if (strcmp(method, "PUT") == 0 || delay >= 0) {
         st.fault_remaining = delay >= 0 ? count : 0;
         st.fault_delay_ms = delay >= 0 ? delay : 0;
     }
     snprintf(out, sizeof(out), "{\"ok\":true,\"pending\":%d}", st.fault_remaining > 0);
-    pthread_mutex_unlock(&st.lock);
     answer(a, 200, out);
 out:
     cJSON_Delete(spec);
@@ -524,7 +454,6 @@ static void control(const struct mh_request *r, struct mh_answer *a)
     if (get && strcmp(route, "requests") == 0)
         return control_requests(a);
     if (get && strcmp(route, "stats") == 0) {
-        pthread_mutex_lock(&st.lock);
         snprintf(out, sizeof(out),
                  "{\"requests\":%zu,\"creates\":%ld,\"dedups\":%ld,\"closes\":%ld,"
                  "\"unmatched_closes\":%ld,\"acks\":%ld,\"alerts\":%ld,\"open\":%ld,"
@@ -532,15 +461,12 @@ static void control(const struct mh_request *r, struct mh_answer *a)
                  st.nrecs, st.creates, st.dedups, st.closes, st.unmatched_closes, st.acks,
                  st.creates, st.open, st.rejected,
                  st.fault_remaining > 0 ? st.fault_delay_ms : base_delay_ms);
-        pthread_mutex_unlock(&st.lock);
         return answer(a, 200, out);
     }
     if ((post || strcmp(method, "PUT") == 0) && strcmp(route, "faults") == 0)
         return control_faults(r, a);
     if (post && strcmp(route, "reset") == 0) {
-        pthread_mutex_lock(&st.lock);
         state_reset();
-        pthread_mutex_unlock(&st.lock);
         return answer(a, 200, "{\"ok\":true}");
     }
     answer(a, 404, "{\"error\":\"unknown control route\"}");
@@ -639,8 +565,6 @@ int main(int argc, char **argv)
         fprintf(stderr, "sink_emulator: cannot start the event loop\n");
         return 1;
     }
-    pthread_mutex_lock(&st.lock);
     state_reset();
-    pthread_mutex_unlock(&st.lock);
     return 0;
 }

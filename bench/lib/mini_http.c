@@ -9,6 +9,8 @@
 #define _GNU_SOURCE
 #include "mini_http.h"
 
+#include "common/sbuf.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <stdint.h>
@@ -28,8 +30,8 @@ struct conn {
     int fd;
     char *in;
     size_t in_len, in_cap;
-    char *out;
-    size_t out_len, out_off, out_cap;
+    struct sbuf out;        /* the answer being sent, from out_off */
+    size_t out_off;
     int close_after;        /* close once the answer is out */
     int waiting;            /* req is held until due_us */
     int dead;               /* peer gone while held: freed when due */
@@ -73,7 +75,7 @@ static void conn_free(struct loop *l, struct conn *c)
         close(c->fd); /* leaves the epoll set with it */
     req_clear(&c->req);
     free(c->in);
-    free(c->out);
+    sbuf_free(&c->out);
     free(c);
     l->nconns--;
 }
@@ -128,8 +130,8 @@ static const char *reason(unsigned s)
  * EPOLLOUT edge resumes it), -1 when the connection is gone. */
 static int flush(struct conn *c)
 {
-    while (c->out_off < c->out_len) {
-        ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
+    while (c->out_off < c->out.len) {
+        ssize_t n = send(c->fd, c->out.p + c->out_off, c->out.len - c->out_off, MSG_NOSIGNAL);
         if (n > 0) {
             c->out_off += (size_t)n;
             continue;
@@ -138,23 +140,19 @@ static int flush(struct conn *c)
             continue;
         return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) ? 1 : -1;
     }
-    c->out_len = c->out_off = 0;
+    sbuf_reset(&c->out);
+    c->out_off = 0;
     return 0;
 }
 
 static int queue_answer(struct conn *c, unsigned status, const char *text, size_t len)
 {
-    char head[192];
-    int h = snprintf(head, sizeof(head),
-                     "HTTP/1.1 %u %s\r\nContent-Type: application/json\r\n"
-                     "Content-Length: %zu\r\n%s\r\n",
-                     status, reason(status), len, c->close_after ? "Connection: close\r\n" : "");
-    if (h < 0 || reserve(&c->out, &c->out_cap, c->out_len + (size_t)h + len))
-        return -1;
-    memcpy(c->out + c->out_len, head, (size_t)h);
-    memcpy(c->out + c->out_len + h, text, len);
-    c->out_len += (size_t)h + len;
-    return 0;
+    sbuf_printf(&c->out,
+                "HTTP/1.1 %u %s\r\nContent-Type: application/json\r\n"
+                "Content-Length: %zu\r\n%s\r\n",
+                status, reason(status), len, c->close_after ? "Connection: close\r\n" : "");
+    sbuf_add(&c->out, text, len);
+    return c->out.oom ? -1 : 0;
 }
 
 static void percent_decode(char *s)
