@@ -138,6 +138,8 @@ def main(argv):
                   "integration pointed at the same emulator, each alert its own group (group_by "
                   "queue, group_wait 0s), posted by 4 concurrent posters (100 per POST), timed "
                   "from the first POST. "
+                  f"Each system runs {noti.get('repeat', 1)} times per sink latency, the two "
+                  "alternating, and its figure is its median run. "
                   "\"first→last\" is deliveries/s between the first and last receive at the emulator. "
                   f"Latency: {noti['latency_rate_per_s']} alerts/s for {noti['latency_seconds']} s into the "
                   "running system, from the alert record's timestamp (qalert) or the POST "
@@ -155,6 +157,10 @@ def main(argv):
             lines.append(f"- {l} ms: qalert / Alertmanager **{r['ratio']:.2f}x** "
                          f"({r['ratio_steady']:.2f}x first→last; goal ≥ 5x): "
                          f"{ok(r['ratio'] >= 5)}")
+            for k, label in (("qalert", "qalert-notifier"), ("alertmanager", "Alertmanager")):
+                if r.get(k + "_runs"):
+                    lines.append(f"  - {label} runs: " + ", ".join(
+                        f"{x['deliveries_per_s']:,.0f}" for x in r[k + "_runs"]) + " deliveries/s")
         lines.append("")
     else:
         lines += ["(missing: bench/out/notifier.json)", ""]
