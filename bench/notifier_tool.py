@@ -88,8 +88,12 @@ def am_steady(url, rate, seconds, prefix, out):
 
 def wait_count(url, n, limit):
     t0 = time.monotonic()
+    got = 0
     while True:
-        got = get_json(url + "/_emulator/stats")["requests"]
+        try:
+            got = get_json(url + "/_emulator/stats")["requests"]
+        except OSError as e:  # a busy emulator may refuse one poll; the next counts
+            print(f"emulator poll failed: {e}", file=sys.stderr)
         if got >= n:
             print(int((time.monotonic() - t0) * 1000))
             return 0

@@ -261,42 +261,61 @@ static const struct codec_schema *find_writer(const struct frame *f, int expecte
     return found;
 }
 
-enum qa_err codec_read_framed(const void *buf, size_t len, int expected,
-                              bool resolve, struct codec_read *r, char *errstr,
-                              size_t errstr_size)
+enum qa_err codec_find_framed(const void *buf, size_t len, int expected,
+                              const struct codec_schema **writer, const uint8_t **payload,
+                              size_t *payload_len, char *errstr, size_t errstr_size)
 {
     struct frame f;
     enum qa_err err;
-    avro_reader_t reader = NULL;
+    const struct codec_schema *w;
 
-    memset(r, 0, sizeof(*r));
+    *writer = NULL;
     if (!codec_today(CODEC_RAW_EVENT))
         return qa_errf(errstr, errstr_size, QA_ERR_INVALID, "codec: codec_init not called");
     err = frame_parse(buf, len, &f, errstr, errstr_size);
     if (err)
         return err;
-    r->writer = find_writer(&f, expected);
-    if (!r->writer && f.kind == FRAME_SINGLE_OBJECT)
+    w = find_writer(&f, expected);
+    if (!w && f.kind == FRAME_SINGLE_OBJECT)
         return qa_errf(errstr, errstr_size, QA_ERR_UNSUPPORTED,
                        "unknown schema fingerprint 0x%016" PRIx64 " (not qalert.RawEvent "
                        "or qalert.Alert of a known version)", f.fingerprint);
-    if (!r->writer) { /* Confluent, unregistered id, any record: try both */
+    if (!w) { /* Confluent, unregistered id, any record: try both */
         char ignored[8];
-        for (int rec = CODEC_RAW_EVENT; rec <= CODEC_ALERT && !r->writer; rec++)
+        for (int rec = CODEC_RAW_EVENT; rec <= CODEC_ALERT && !w; rec++)
             if (!codec_check_payload(codec_today((enum codec_record)rec)->schema,
                                      f.payload, f.payload_len, ignored, sizeof(ignored)))
-                r->writer = codec_today((enum codec_record)rec);
-        if (!r->writer)
+                w = codec_today((enum codec_record)rec);
+        if (!w)
             return qa_errf(errstr, errstr_size, QA_ERR_UNSUPPORTED,
                            "unknown schema id %" PRIu32 " and the payload is not "
                            "today's qalert.RawEvent or qalert.Alert", f.schema_id);
     }
-    if (expected >= 0 && r->writer->rec != (enum codec_record)expected)
+    if (expected >= 0 && w->rec != (enum codec_record)expected)
         return qa_errf(errstr, errstr_size, QA_ERR_UNSUPPORTED,
-                       "record is %s, expected %s", codec_record_name(r->writer->rec),
+                       "record is %s, expected %s", codec_record_name(w->rec),
                        codec_record_name((enum codec_record)expected));
-    err = codec_check_payload(r->writer->schema, f.payload, f.payload_len, errstr,
-                              errstr_size);
+    err = codec_check_payload(w->schema, f.payload, f.payload_len, errstr, errstr_size);
+    if (err)
+        return err;
+    *writer = w;
+    *payload = f.payload;
+    *payload_len = f.payload_len;
+    return QA_OK;
+}
+
+enum qa_err codec_read_framed(const void *buf, size_t len, int expected,
+                              bool resolve, struct codec_read *r, char *errstr,
+                              size_t errstr_size)
+{
+    const uint8_t *payload;
+    size_t payload_len;
+    enum qa_err err;
+    avro_reader_t reader = NULL;
+
+    memset(r, 0, sizeof(*r));
+    err = codec_find_framed(buf, len, expected, &r->writer, &payload, &payload_len, errstr,
+                            errstr_size);
     if (err)
         return err;
 
@@ -305,7 +324,7 @@ enum qa_err codec_read_framed(const void *buf, size_t len, int expected,
         goto out;
     }
     r->has_value = true;
-    reader = avro_reader_memory((const char *)f.payload, (int64_t)f.payload_len);
+    reader = avro_reader_memory((const char *)payload, (int64_t)payload_len);
     if (!reader) {
         err = qa_errf(errstr, errstr_size, QA_ERR_NOMEM, "codec: out of memory");
         goto out;

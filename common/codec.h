@@ -137,6 +137,8 @@ enum qa_err codec_decode_alert(const void *buf, size_t len, struct alert *al,
                                char *errstr, size_t errstr_size);
 void codec_raw_event_clear(struct raw_event *ev);
 void codec_alert_clear(struct alert *al);
+/* 1 when a and b hold the same values (NaN equals NaN), else 0. */
+int codec_alert_same(const struct alert *a, const struct alert *b);
 
 /* Any framed qalert record as a JSON object text (the writer schema's field
  * names; bytes as a string when valid UTF-8 JSON, else base64), for

@@ -51,6 +51,23 @@ enum qa_err codec_read_framed(const void *buf, size_t len, int expected,
                               size_t errstr_size);
 void codec_read_release(struct codec_read *r);
 
+/* The first half of codec_read_framed: parses the frame, finds the writer
+ * schema and checks the payload against it (codec_check_payload), without
+ * reading it. *payload points into buf. */
+enum qa_err codec_find_framed(const void *buf, size_t len, int expected,
+                              const struct codec_schema **writer, const uint8_t **payload,
+                              size_t *payload_len, char *errstr, size_t errstr_size);
+
+/* Today's qalert.Alert payload (checked by codec_check_payload) read
+ * straight from its bytes (codec_alert_fast.c); the same struct as
+ * codec_decode_alert_avro gives. On error *al holds nothing. */
+enum qa_err codec_decode_alert_fast(const uint8_t *payload, size_t len, struct alert *al,
+                                    char *errstr, size_t errstr_size);
+/* A framed alert of any known writer schema, through an avro-c value:
+ * what codec_decode_alert does for writers other than today's. */
+enum qa_err codec_decode_alert_avro(const void *buf, size_t len, struct alert *al,
+                                    char *errstr, size_t errstr_size);
+
 /* Checks that payload is exactly one value of schema, every length and index
  * within bounds, before avro-c (which trusts lengths) reads it. */
 enum qa_err codec_check_payload(avro_schema_t schema, const uint8_t *p,

@@ -410,6 +410,24 @@ static void get_strings(struct ctx *c, avro_value_t *rec, const char *name,
 enum qa_err codec_decode_alert(const void *buf, size_t len, struct alert *al,
                                char *errstr, size_t errstr_size)
 {
+    const struct codec_schema *writer;
+    const uint8_t *payload;
+    size_t payload_len;
+    enum qa_err err;
+
+    memset(al, 0, sizeof(*al));
+    err = codec_find_framed(buf, len, CODEC_ALERT, &writer, &payload, &payload_len, errstr,
+                            errstr_size);
+    if (err)
+        return err;
+    if (writer == codec_today(CODEC_ALERT))
+        return codec_decode_alert_fast(payload, payload_len, al, errstr, errstr_size);
+    return codec_decode_alert_avro(buf, len, al, errstr, errstr_size);
+}
+
+enum qa_err codec_decode_alert_avro(const void *buf, size_t len, struct alert *al,
+                                    char *errstr, size_t errstr_size)
+{
     struct codec_read r;
     struct ctx c = { .errstr = errstr, .errstr_size = errstr_size,
                      .record = "qalert.Alert" };
@@ -490,4 +508,42 @@ void codec_alert_clear(struct alert *al)
     free(al->detail_values);
     free(al->source_event_id);
     memset(al, 0, sizeof(*al));
+}
+
+static int same_str(const char *a, const char *b)
+{
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+static int same_double(double a, double b)
+{
+    return memcmp(&a, &b, sizeof(a)) == 0; /* NaN is NaN, -0.0 is not 0.0 */
+}
+
+static int same_strs(char *const *a, char *const *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!same_str(a[i], b[i]))
+            return 0;
+    return 1;
+}
+
+int codec_alert_same(const struct alert *a, const struct alert *b)
+{
+    return same_str(a->alert_id, b->alert_id) && same_str(a->grouping_key, b->grouping_key) &&
+           a->status == b->status && same_str(a->alarm_type, b->alarm_type) &&
+           same_str(a->queue_id, b->queue_id) && same_str(a->queue_name, b->queue_name) &&
+           same_str(a->media_type, b->media_type) && same_str(a->priority, b->priority) &&
+           a->count == b->count && a->first_seen_ms == b->first_seen_ms &&
+           a->last_seen_ms == b->last_seen_ms && a->at_ms == b->at_ms &&
+           same_str(a->conversation_id, b->conversation_id) && a->wait_ms == b->wait_ms &&
+           a->threshold_ms == b->threshold_ms &&
+           same_double(a->service_level, b->service_level) &&
+           same_double(a->target, b->target) && a->samples == b->samples &&
+           same_str(a->message, b->message) && same_str(a->description, b->description) &&
+           a->ntags == b->ntags && same_strs(a->tags, b->tags, a->ntags) &&
+           a->ndetails == b->ndetails &&
+           same_strs(a->detail_keys, b->detail_keys, a->ndetails) &&
+           same_strs(a->detail_values, b->detail_values, a->ndetails) &&
+           same_str(a->source_event_id, b->source_event_id);
 }
