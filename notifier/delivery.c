@@ -25,7 +25,6 @@
 #include "notifier/sinks/opsgenie.h"
 
 static void dispatch(struct delivery *d, struct dlv_rec *r);
-static void append(struct dlv_rec **head, struct dlv_rec **tail, struct dlv_rec *r);
 
 static char *dup_bytes(const void *p, size_t n)
 {
@@ -313,7 +312,7 @@ static void dispatch(struct delivery *d, struct dlv_rec *r)
         forward(d, r, level, nb > now ? nb : now);
         return;
     }
-    append(&d->sendq_head, &d->sendq_tail, r);
+    dlv_sendq_add(d, r);
 }
 
 void dlv_on_message(struct delivery *d, rd_kafka_message_t *msg)
@@ -403,7 +402,7 @@ static enum qa_err build(struct delivery *d, struct dlv_rec *r, struct sink_requ
                               req, errstr, errstr_size);
 }
 
-static void start(struct delivery *d, struct dlv_rec *r)
+void dlv_start(struct delivery *d, struct dlv_rec *r)
 {
     struct sink_request req;
     struct sink_result res;
@@ -429,88 +428,6 @@ static void start(struct delivery *d, struct dlv_rec *r)
     metrics_set(d->m_in_flight, NULL, (double)http_in_flight(d->http));
 }
 
-static void append(struct dlv_rec **head, struct dlv_rec **tail, struct dlv_rec *r)
-{
-    r->next = NULL;
-    if (*tail)
-        (*tail)->next = r;
-    else
-        *head = r;
-    *tail = r;
-}
-
-void dlv_release_later(struct delivery *d)
-{
-    struct dlv_rec *r = d->later_head, *keep = NULL, *keep_tail = NULL;
-    int64_t now;
-
-    if (!r)
-        return;
-    now = clock_mono_ms();
-    d->later_head = d->later_tail = NULL;
-    while (r) {
-        struct dlv_rec *next = r->next;
-        if (key_holds_until(d->holds, r->key, now))
-            append(&keep, &keep_tail, r);
-        else
-            append(&d->sendq_head, &d->sendq_tail, r);
-        r = next;
-    }
-    d->later_head = keep;
-    d->later_tail = keep_tail;
-}
-
-/* After a timeout or a failed connection the sink may still apply the
- * request; the key's next request waits one more HTTP timeout (holds.h). */
-static void hold_if_ambiguous(struct delivery *d, const struct dlv_rec *r,
-                              const struct sink_result *res)
-{
-    int64_t now = clock_mono_ms();
-
-    if (!r->key || (res->transport != SINK_TRANSPORT_TIMEOUT &&
-                    res->transport != SINK_TRANSPORT_CONNECT))
-        return;
-    /* Refused only with HOLDS_MAX keys held at once (a sink down for many
-     * keys): the record goes on unheld; debug, or an outage floods the log. */
-    if (key_holds_set(d->holds, r->key, now + d->conf.http_timeout_ms, now) != QA_OK)
-        log_debug("cannot hold the key after an ambiguous attempt", LOG_S("key", r->key));
-}
-
-void dlv_pump(struct delivery *d)
-{
-    double cap = d->conf.rate >= 1 ? d->conf.rate : 1;
-
-    while (d->sendq_head && !d->draining &&
-           http_in_flight(d->http) < (size_t)d->conf.concurrency) {
-        int64_t now = clock_mono_ms();
-        struct dlv_rec *r;
-
-        if (now < d->sink_paused_until)
-            return;
-        r = d->sendq_head;
-        if (r->key && key_holds_until(d->holds, r->key, now)) {
-            d->sendq_head = r->next;
-            if (!d->sendq_head)
-                d->sendq_tail = NULL;
-            append(&d->later_head, &d->later_tail, r);
-            continue;
-        }
-        d->tokens += (double)(now - d->tokens_mono) * d->conf.rate / 1000.0;
-        d->tokens_mono = now;
-        if (d->tokens > cap)
-            d->tokens = cap;
-        if (d->tokens < 1)
-            return;
-        d->tokens -= 1;
-        r = d->sendq_head;
-        d->sendq_head = r->next;
-        if (!d->sendq_head)
-            d->sendq_tail = NULL;
-        r->next = NULL;
-        start(d, r);
-    }
-}
-
 static void delivered(struct delivery *d, struct dlv_rec *r, const struct sink_result *res)
 {
     char labels[128];
@@ -522,7 +439,7 @@ static void delivered(struct delivery *d, struct dlv_rec *r, const struct sink_r
                                 res->ts);
         } else if (r->upd_ts[0] && !d->draining) {
             r->stage = 1; /* turn the FIRING message green */
-            start(d, r);
+            dlv_start(d, r);
             return;
         }
     }
@@ -565,7 +482,7 @@ void dlv_on_http(void *ctx, void *opaque, const struct sink_result *res)
         atomic_store(&d->sink_paused_wall, (long long)(now + res->retry_after_ms));
         log_warn("sink asked to wait", LOG_I("retry_after_ms", res->retry_after_ms));
     }
-    hold_if_ambiguous(d, r, res);
+    dlv_hold_if_ambiguous(d, r, res);
     switch (retry_classify(res, r->error, sizeof(r->error))) {
     case RETRY_DELIVERED:
         delivered(d, r, res);
@@ -610,18 +527,7 @@ void dlv_drain(struct delivery *d, int64_t deadline_mono)
         for (int i = 0; i < 20 && d->producing > 0; i++)
             rd_kafka_poll(d->producer, 100);
     }
-    while (d->sendq_head) {
-        struct dlv_rec *r = d->sendq_head;
-        d->sendq_head = r->next;
-        dlv_rec_free(d, r);
-    }
-    d->sendq_tail = NULL;
-    while (d->later_head) {
-        struct dlv_rec *r = d->later_head;
-        d->later_head = r->next;
-        dlv_rec_free(d, r);
-    }
-    d->later_tail = NULL;
+    dlv_sendq_clear(d);
     order_keys_clear(d->keys, 1, gone_item, d);
     order_offsets_clear(d->offsets);
     metrics_set(d->m_in_flight, NULL, 0);

@@ -112,12 +112,23 @@ struct delivery {
     struct metrics_family *m_deliveries, *m_seconds, *m_in_flight, *m_lag;
 };
 
-/* delivery.c */
-void dlv_on_message(struct delivery *d, rd_kafka_message_t *msg);
-void dlv_rec_free(struct delivery *d, struct dlv_rec *r);
+/* delivery_sendq.c: records ready for the sink, in order. */
+void dlv_sendq_add(struct delivery *d, struct dlv_rec *r);
+/* Starts queued records while the pace, the concurrency and the sink allow. */
 void dlv_pump(struct delivery *d);
 /* Moves records whose key is no longer held back to the send queue. */
 void dlv_release_later(struct delivery *d);
+/* After a timeout or a failed connection, holds r's key (holds.h). */
+void dlv_hold_if_ambiguous(struct delivery *d, const struct dlv_rec *r,
+                           const struct sink_result *res);
+/* Frees every queued and parked record. */
+void dlv_sendq_clear(struct delivery *d);
+
+/* delivery.c */
+void dlv_on_message(struct delivery *d, rd_kafka_message_t *msg);
+void dlv_rec_free(struct delivery *d, struct dlv_rec *r);
+/* Sends r now (a place in flight and a token are taken). */
+void dlv_start(struct delivery *d, struct dlv_rec *r);
 void dlv_on_http(void *ctx, void *opaque, const struct sink_result *res);
 void dlv_on_produced(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque);
 /* Drains what is under way (draining set): requests and produces end or the
