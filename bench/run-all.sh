@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/run-all.sh — the three benchmarks in one go on one broker (ingest,
 # processor, notifier), then bench/REPORT.md and bench/latency.png from
-# their bench/out/*.json (bench/report.py). About 3.5 minutes on 2 cores;
+# their bench/out/*.json (bench/report.py). About 6 minutes on 2 cores;
 # bench/out/ is scratch, REPORT.md and latency.png are what gets committed.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
