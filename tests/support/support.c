@@ -74,3 +74,13 @@ int ts_no_broker(void)
 {
     return strcmp(ts_env("QALERT_TEST_NO_BROKER", "0"), "1") == 0;
 }
+
+uint64_t ts_rand(void)
+{
+    static uint64_t state = 0x9E3779B97F4A7C15ULL;
+
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    return state;
+}

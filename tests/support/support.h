@@ -6,6 +6,7 @@
 #define QALERT_TEST_SUPPORT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Reads tests/fixtures/<name> (QALERT_FIXTURES) into a malloc'd buffer with a
  * NUL after the last byte; aborts the test program when missing. */
@@ -19,5 +20,8 @@ const char *ts_env(const char *name, const char *def);
 const char *ts_unique(const char *prefix);
 /* 1 when QALERT_TEST_NO_BROKER=1 (integration tests then exit 77). */
 int ts_no_broker(void);
+/* A xorshift64 pseudo-random number from a fixed seed: the same sequence
+ * on every run of a test program, so a failure repeats. */
+uint64_t ts_rand(void);
 
 #endif

@@ -18,24 +18,15 @@
 #include "common/codec.h"
 #include "common/codec_internal.h"
 #include "common/frame.h"
-
-static uint64_t rng = 0x9e3779b97f4a7c15ULL;
-
-static uint64_t next(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
-}
+#include "support/support.h"
 
 /* Random non-empty text of bytes 1..255 (any byte but NUL, valid UTF-8 or
  * not) in buf. */
 static char *text(char *buf, size_t cap)
 {
-    size_t n = 1 + next() % (cap - 1);
+    size_t n = 1 + ts_rand() % (cap - 1);
     for (size_t i = 0; i < n; i++)
-        buf[i] = (char)(1 + next() % 255);
+        buf[i] = (char)(1 + ts_rand() % 255);
     buf[n] = '\0';
     return buf;
 }
@@ -53,33 +44,33 @@ static void random_alert(struct alert *al, struct pool *p)
     memset(al, 0, sizeof(*al));
     al->alert_id = text(p->s[k++], 48);
     al->grouping_key = text(p->s[k++], 48);
-    al->status = next() % 2 ? ALERT_RESOLVED : ALERT_FIRING;
+    al->status = ts_rand() % 2 ? ALERT_RESOLVED : ALERT_FIRING;
     al->alarm_type = text(p->s[k++], 48);
     al->queue_id = text(p->s[k++], 48);
-    al->queue_name = next() % 2 ? text(p->s[k++], 48) : NULL;
-    al->media_type = next() % 2 ? text(p->s[k++], 48) : NULL;
+    al->queue_name = ts_rand() % 2 ? text(p->s[k++], 48) : NULL;
+    al->media_type = ts_rand() % 2 ? text(p->s[k++], 48) : NULL;
     al->priority = text(p->s[k++], 8);
-    al->count = (int64_t)next();
-    al->first_seen_ms = (int64_t)(next() >> (next() % 64));
-    al->last_seen_ms = -(int64_t)(next() % 1000);
-    al->at_ms = (int64_t)next();
-    al->conversation_id = next() % 2 ? text(p->s[k++], 48) : NULL;
-    al->wait_ms = next() % 2 ? (int64_t)(next() % 100000) : CODEC_ABSENT;
-    al->threshold_ms = next() % 2 ? INT64_MAX : CODEC_ABSENT;
-    al->service_level = next() % 2 ? (double)(next() % 1000) / 999.0 : NAN;
-    al->target = next() % 3 ? -0.0 : NAN;
-    al->samples = next() % 2 ? 0 : CODEC_ABSENT;
+    al->count = (int64_t)ts_rand();
+    al->first_seen_ms = (int64_t)(ts_rand() >> (ts_rand() % 64));
+    al->last_seen_ms = -(int64_t)(ts_rand() % 1000);
+    al->at_ms = (int64_t)ts_rand();
+    al->conversation_id = ts_rand() % 2 ? text(p->s[k++], 48) : NULL;
+    al->wait_ms = ts_rand() % 2 ? (int64_t)(ts_rand() % 100000) : CODEC_ABSENT;
+    al->threshold_ms = ts_rand() % 2 ? INT64_MAX : CODEC_ABSENT;
+    al->service_level = ts_rand() % 2 ? (double)(ts_rand() % 1000) / 999.0 : NAN;
+    al->target = ts_rand() % 3 ? -0.0 : NAN;
+    al->samples = ts_rand() % 2 ? 0 : CODEC_ABSENT;
     al->message = text(p->s[k++], 48);
-    al->description = next() % 2 ? text(p->s[k++], 48) : NULL;
-    al->source_event_id = next() % 2 ? text(p->s[k++], 48) : NULL;
-    al->ntags = next() % 26;
+    al->description = ts_rand() % 2 ? text(p->s[k++], 48) : NULL;
+    al->source_event_id = ts_rand() % 2 ? text(p->s[k++], 48) : NULL;
+    al->ntags = ts_rand() % 26;
     for (size_t i = 0; i < al->ntags; i++)
-        p->tags[i] = p->s[next() % k];
+        p->tags[i] = p->s[ts_rand() % k];
     al->tags = al->ntags ? p->tags : NULL;
-    al->ndetails = next() % 31;
+    al->ndetails = ts_rand() % 31;
     for (size_t i = 0; i < al->ndetails; i++) {
-        p->keys[i] = p->s[next() % k];
-        p->vals[i] = p->s[next() % k];
+        p->keys[i] = p->s[ts_rand() % k];
+        p->vals[i] = p->s[ts_rand() % k];
     }
     al->detail_keys = al->ndetails ? p->keys : NULL;
     al->detail_values = al->ndetails ? p->vals : NULL;
@@ -152,8 +143,8 @@ static void mutated_bytes_read_the_same(void **state)
             refused += !both(buf, cut);
         for (int j = 0; j < 50; j++) { /* bytes changed past the 10-byte frame */
             memcpy(m, buf, len);
-            for (int f = 0, nf = 1 + (int)(next() % 3); f < nf; f++)
-                m[10 + next() % (len - 10)] = (uint8_t)next();
+            for (int f = 0, nf = 1 + (int)(ts_rand() % 3); f < nf; f++)
+                m[10 + ts_rand() % (len - 10)] = (uint8_t)ts_rand();
             if (both(m, len))
                 accepted++;
             else

@@ -23,6 +23,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "support/support.h"
 #include "common/sbuf.h"
 #include "notifier/sinks/opsgenie.h"
 #include "support/opsgenie_ref.h"
@@ -331,19 +332,10 @@ static void test_hostile_text(void **state)
 
 /* ---- random alerts ---- */
 
-static uint64_t rng = 0x9E3779B97F4A7C15ULL;
-
-static uint64_t next_rand(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
-}
 
 static size_t pick(size_t n)
 {
-    return (size_t)(next_rand() % n);
+    return (size_t)(ts_rand() % n);
 }
 
 /* Strings of the random alerts, freed after each one. */
@@ -393,7 +385,7 @@ static int64_t random_int(void)
 {
     static const int64_t v[] = { CODEC_ABSENT, 0, -1, 1, INT64_MAX, CODEC_ABSENT + 1,
                                  1700000000000LL, 253402300799999LL, 253402300800000LL };
-    return pick(3) ? v[pick(sizeof(v) / sizeof(v[0]))] : (int64_t)next_rand();
+    return pick(3) ? v[pick(sizeof(v) / sizeof(v[0]))] : (int64_t)ts_rand();
 }
 
 static double random_frac(void)
@@ -404,7 +396,7 @@ static double random_frac(void)
     case 0: return NAN;
     case 1: return pick(2) ? INFINITY : -INFINITY;
     case 2: return v[pick(sizeof(v) / sizeof(v[0]))];
-    default: return (double)(next_rand() % 2000001) / 1e6 - 1.0;
+    default: return (double)(ts_rand() % 2000001) / 1e6 - 1.0;
     }
 }
 
