@@ -22,6 +22,13 @@ qa_free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
+# qa_stop PID WHAT: SIGTERM, then fails the test unless PID exits 0.
+qa_stop() {
+  kill -TERM "$1"
+  local rc=0; wait "$1" || rc=$?
+  [ "$rc" -eq 0 ] || qa_fail "$2 exited $rc on SIGTERM"
+}
+
 # qa_wait_http URL SECONDS: until it answers 200.
 qa_wait_http() {
   local t=0

@@ -67,8 +67,7 @@ until [ "$(post "$fx/webhook-flat-within.json")" = 202 ]; do
   sleep 1
 done
 echo "202 again ${t}s after the broker came back"
-kill -TERM "$INGEST_PID"; rc=0; wait "$INGEST_PID" || rc=$?
-[ "$rc" -eq 0 ] || qa_fail "SIGTERM exit $rc"
+qa_stop "$INGEST_PID" ingest
 
 echo "== 3. local queue full"
 start_ingest c QALERT_KAFKA_QUEUE_BUFFERING_MAX_MESSAGES=3 QALERT_INGEST_PUBLISH_TIMEOUT_MS=20000
@@ -100,6 +99,5 @@ for p in "${pids[@]}"; do wait "$p" || qa_fail "a concurrent request did not get
 got=$(qa_records "$topic" '%k\n' | grep -c '^q-full$' || true)
 [ "$got" -eq 33 ] || qa_fail "$got of 33 events in Kafka with a full local queue"
 echo "33 of 33 events in Kafka through a local queue of 3"
-kill -TERM "$INGEST_PID"; rc=0; wait "$INGEST_PID" || rc=$?
-[ "$rc" -eq 0 ] || qa_fail "SIGTERM exit $rc (3)"
+qa_stop "$INGEST_PID" "ingest (3)"
 echo PASS

@@ -146,8 +146,7 @@ wait_for 40 $OG "len({a['alias'] for a in alerts if a['alias'].startswith('k6-')
   || qa_fail "not every alert delivered after kill -9"
 check $OG "k6 = [a['alias'] for a in alerts if a['alias'].startswith('k6-')]
 assert len(k6) == 20 and len(set(k6)) == 20, 'one alert per alias: %r' % k6" || qa_fail "case 6"
-kill -TERM "$NOTIF_PID"; rc=0; wait "$NOTIF_PID" || rc=$?
-[ "$rc" -eq 0 ] || qa_fail "notifier exited $rc on SIGTERM"
+qa_stop "$NOTIF_PID" notifier
 
 echo "== 6b. kill -9 after a FIRING and its RESOLVED: the FIRING is not replayed"
 # Only the commits the key order makes count (SPEC §7: one create per alias
@@ -177,8 +176,7 @@ check $OG "for k in ('c1-$id', 'c2-$id'):
     assert len(creates(k)) == 1, '%s: %d create requests (a FIRING replayed)' % (k, len(creates(k)))
     assert [a['status'] for a in mine] == ['closed'], '%s: alerts %r' % (k, [(a['status'], a['creates']) for a in mine])" \
   || qa_fail "case 6b"
-kill -TERM "$NOTIF_PID"; rc=0; wait "$NOTIF_PID" || rc=$?
-[ "$rc" -eq 0 ] || qa_fail "notifier exited $rc on SIGTERM (6b)"
+qa_stop "$NOTIF_PID" "notifier (6b)"
 
 echo "== 10. a create applied after the time-out, then the close"
 al10=alerts10-$id
@@ -195,8 +193,7 @@ assert a[0]['status'] == 'closed', 'the alert is left %s' % a[0]['status']
 c = creates('k10-$id'); cl = closes('k10-$id')
 assert cl[-1]['time'] - c[0]['time'] >= 3.9, 'closed %.2f s after the first create' % (cl[-1]['time'] - c[0]['time'])" \
   || qa_fail "case 10"
-kill -TERM "$NOTIF_PID"; rc=0; wait "$NOTIF_PID" || rc=$?
-[ "$rc" -eq 0 ] || qa_fail "notifier exited $rc on SIGTERM (10)"
+qa_stop "$NOTIF_PID" "notifier (10)"
 
 echo "== 7. Slack: delivered, then down longer than every delay"
 start_emulator slack; SL=$EMU_PORT; SL_PID=$EMU_PID
@@ -215,8 +212,7 @@ qa_records "$sal.slack.dlq" '%k %h\n' | grep "^s1-$id " | grep -q "qalert-attemp
   || qa_fail "records did not go through retry.3"
 
 echo "== 8. SIGTERM and secrets"
-kill -TERM "$NOTIF_PID"; rc=0; wait "$NOTIF_PID" || rc=$?
-[ "$rc" -eq 0 ] || qa_fail "slack notifier exited $rc on SIGTERM"
+qa_stop "$NOTIF_PID" "slack notifier"
 if grep -l -e "$key" -e "$hook_secret" "$QA_TMP"/og*.log "$QA_TMP"/sl*.log; then
   qa_fail "a secret is in the notifier's log"
 fi
@@ -231,8 +227,7 @@ pid9=$!; QA_PIDS+=("$pid9")
 qa_wait_http "http://127.0.0.1:$port9/readyz" 60 || qa_fail "concurrency 1024 with a soft limit of 256: not ready"
 soft=$(awk '/^Max open files/ {print $4}' "/proc/$pid9/limits")
 [ "$soft" -ge 1152 ] || qa_fail "open-file soft limit $soft, want >= 1152"
-kill -TERM "$pid9"; rc=0; wait "$pid9" || rc=$?
-[ "$rc" -eq 0 ] || qa_fail "notifier exited $rc on SIGTERM (9)"
+qa_stop "$pid9" "notifier (9)"
 rc=0
 ( ulimit -Sn 256; ulimit -Hn 512; exec env QALERT_SINK=opsgenie QALERT_TOPIC_ALERTS="$al" \
     QALERT_OPSGENIE_API_KEY="$key" QALERT_NOTIFIER_CONCURRENCY=1024 \

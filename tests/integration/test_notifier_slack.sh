@@ -41,8 +41,7 @@ start_notifier() {
   qa_wait_http "http://127.0.0.1:$NOTIF_PORT/readyz" 60 || qa_fail "$1 not ready"
 }
 stop_notifier() {
-  kill -TERM "$NOTIF_PID"; local rc=0; wait "$NOTIF_PID" || rc=$?
-  [ "$rc" -eq 0 ] || qa_fail "notifier exited $rc on SIGTERM"
+  qa_stop "$NOTIF_PID" notifier
 }
 
 fault() { curl -fsS -X POST -d "$1" "http://127.0.0.1:$SL/_emulator/faults" >/dev/null; }

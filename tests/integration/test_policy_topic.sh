@@ -42,9 +42,7 @@ start_processor() { # start_processor NAME POLICY_TOPIC [POLICY_FILE] -> PROC_PI
   qa_wait_http "http://127.0.0.1:$PROC_PORT/readyz" 60 || qa_fail "$1 not ready"
 }
 stop_processor() {
-  kill -TERM "$PROC_PID"
-  local rc=0; wait "$PROC_PID" || rc=$?
-  [ "$rc" -eq 0 ] || qa_fail "processor exited $rc on SIGTERM"
+  qa_stop "$PROC_PID" processor
 }
 wait_log() { # wait_log FILE PATTERN SECONDS
   local t=0

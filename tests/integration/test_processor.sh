@@ -30,9 +30,7 @@ start_processor() {
 }
 
 stop_processor() {
-  kill -TERM "$PROC_PID"
-  local rc=0; wait "$PROC_PID" || rc=$?
-  [ "$rc" -eq 0 ] || qa_fail "processor exited $rc on SIGTERM"
+  qa_stop "$PROC_PID" processor
 }
 
 # alerts TOPIC: "key status" lines in commit order
