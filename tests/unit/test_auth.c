@@ -2,6 +2,8 @@
  * test_auth.c — signatures checked against signatures.txt (an independent
  * signer: openssl dgst), every spelling SPEC §4 allows, every near miss, key
  * rotation, bearer tokens, API keys, and the atomic swap of a credential set.
+ * auth.c computes HMAC-SHA256 itself (RFC 2104): RFC 4231's vectors and
+ * OpenSSL's HMAC() over every key length around the block size check it.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,6 +18,7 @@
 #include <strings.h>
 
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "ingest/auth.h"
 #include "support/support.h"
@@ -117,6 +120,85 @@ static void test_every_fixture_signature(void **state)
     assert_true(checked >= 20);
     auth_creds_release(c);
     free(sigs);
+}
+
+static void hex_of(const uint8_t *in, size_t n, char *out)
+{
+    for (size_t i = 0; i < n; i++)
+        snprintf(out + 2 * i, 3, "%02x", in[i]);
+}
+
+/* RFC 4231, test cases 1, 2, 6 and 7: a short key, a key shorter than the
+ * data, and keys longer than SHA-256's 64-byte block (hashed first). */
+static void test_rfc4231_vectors(void **state)
+{
+    static const struct {
+        unsigned char key_byte; /* 0: the key is "Jefe" */
+        size_t key_len;
+        const char *data, *mac;
+    } v[] = {
+        { 0x0b, 20, "Hi There",
+          "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7" },
+        { 0, 4, "what do ya want for nothing?",
+          "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843" },
+        { 0xaa, 131, "Test Using Larger Than Block-Size Key - Hash Key First",
+          "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54" },
+        { 0xaa, 131,
+          "This is a test using a larger than block-size key and a larger than "
+          "block-size data. The key needs to be hashed before being used by the "
+          "HMAC algorithm.",
+          "9b09ffa71b942fcb27635fbcd5b0e944bfdc63644f0713938a7f51535c3a35e2" },
+    };
+    char key[200], reason[128];
+
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+        struct auth_creds *c = auth_creds_new();
+        char err[128];
+        if (v[i].key_byte)
+            memset(key, v[i].key_byte, v[i].key_len);
+        else
+            memcpy(key, "Jefe", 4);
+        key[v[i].key_len] = '\0';
+        assert_int_equal(auth_creds_add_hmac_secret(c, key, err, sizeof(err)), QA_OK);
+        assert_int_equal(verify1(c, "X-Genesys-Signature", v[i].mac, v[i].data,
+                                 strlen(v[i].data), reason, sizeof(reason)), AUTH_OK);
+        auth_creds_release(c);
+    }
+}
+
+/* Every key length from 1 to 130 bytes (both sides of the block size) and
+ * bodies of 0 to 300 bytes, against OpenSSL's own HMAC(). */
+static void test_hmac_matches_openssl(void **state)
+{
+    char key[131], body[301], hex[65], reason[128], err[128];
+    uint8_t mac[EVP_MAX_MD_SIZE];
+    unsigned int mlen;
+
+    for (size_t i = 0; i < sizeof(body); i++)
+        body[i] = (char)(ts_rand() & 0xff);
+    for (size_t klen = 1; klen < sizeof(key); klen++) {
+        struct auth_creds *c = auth_creds_new();
+        size_t blen = (klen * 7) % sizeof(body);
+        for (size_t i = 0; i < klen; i++)
+            key[i] = (char)('!' + ts_rand() % 90);
+        key[klen] = '\0';
+        assert_int_equal(auth_creds_add_hmac_secret(c, key, err, sizeof(err)), QA_OK);
+        assert_non_null(HMAC(EVP_sha256(), key, (int)klen, (const unsigned char *)body,
+                             blen, mac, &mlen));
+        hex_of(mac, 32, hex);
+        assert_int_equal(verify1(c, "X-Genesys-Signature", hex, body, blen, reason,
+                                 sizeof(reason)), AUTH_OK);
+        /* the same key one byte shorter is a different secret */
+        if (klen > 1) {
+            struct auth_creds *d = auth_creds_new();
+            key[klen - 1] = '\0';
+            assert_int_equal(auth_creds_add_hmac_secret(d, key, err, sizeof(err)), QA_OK);
+            assert_int_equal(verify1(d, "X-Genesys-Signature", hex, body, blen,
+                                     reason, sizeof(reason)), AUTH_UNAUTHORIZED);
+            auth_creds_release(d);
+        }
+        auth_creds_release(c);
+    }
 }
 
 static void test_near_misses(void **state)
@@ -297,6 +379,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_fixture_signature),
+        cmocka_unit_test(test_rfc4231_vectors),
+        cmocka_unit_test(test_hmac_matches_openssl),
         cmocka_unit_test(test_near_misses),
         cmocka_unit_test(test_rotation),
         cmocka_unit_test(test_bearer_and_api_key),
