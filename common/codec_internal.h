@@ -68,6 +68,11 @@ enum qa_err codec_decode_alert_fast(const uint8_t *payload, size_t len, struct a
 enum qa_err codec_decode_alert_avro(const void *buf, size_t len, struct alert *al,
                                     char *errstr, size_t errstr_size);
 
+/* Today's qalert.RawEvent written through an avro-c value: the reference
+ * codec_encode_raw_event (codec_raw_fast.c) must match byte for byte. */
+enum qa_err codec_encode_raw_event_avro(const struct raw_event *ev, uint8_t **out,
+                                        size_t *len, char *errstr, size_t errstr_size);
+
 /* Checks that payload is exactly one value of schema, every length and index
  * within bounds, before avro-c (which trusts lengths) reads it. */
 enum qa_err codec_check_payload(avro_schema_t schema, const uint8_t *p,

@@ -233,8 +233,8 @@ static void fill_alert(struct ctx *c, const void *obj)
     put_str(c, c->rec, "sourceEventId", al->source_event_id);
 }
 
-enum qa_err codec_encode_raw_event(const struct raw_event *ev, uint8_t **out,
-                                   size_t *len, char *errstr, size_t errstr_size)
+enum qa_err codec_encode_raw_event_avro(const struct raw_event *ev, uint8_t **out,
+                                        size_t *len, char *errstr, size_t errstr_size)
 {
     return encode(CODEC_RAW_EVENT, fill_raw_event, ev, out, len, errstr, errstr_size);
 }
