@@ -81,6 +81,13 @@ static int is_ws(uint8_t c)
     return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
+/* Inside a string, a byte that needs no decision: printable ASCII other
+ * than the quote and the backslash. */
+static int plain_in_string(uint8_t c)
+{
+    return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
+}
+
 /*
  * One pass, no recursion: UTF-8, control bytes in strings, depth, and the
  * byte span of each top-level array element (or of the single top-level
@@ -100,8 +107,18 @@ static int scan_body(const uint8_t *b, size_t len, struct span **spans,
     *nspans = 0;
     for (size_t i = 0; i < len;) {
         uint8_t c = b[i];
-        /* ASCII without the call: almost every byte of an event */
-        size_t k = c < 0x80 ? 1 : utf8_seq_len(b + i, len - i);
+        size_t k;
+
+        if (in_str && !esc && plain_in_string(c)) {
+            /* a run of printable ASCII inside a string: most of an event */
+            size_t j = i + 1;
+            while (j < len && plain_in_string(b[j]))
+                j++;
+            last = j - 1;
+            i = j;
+            continue;
+        }
+        k = c < 0x80 ? 1 : utf8_seq_len(b + i, len - i);
 
         if (k == 0) {
             free(sp);
