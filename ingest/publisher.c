@@ -11,16 +11,30 @@
  * only, once answered, once its submitter let go of it and once no report
  * is outstanding, because a report carries a pointer to it.
  *
+ * Two producers ("lanes") share the work: jobs of up to LANE_SMALL_MAX
+ * events go to one whose batches leave at 32 messages, so that concurrent
+ * single-event requests are not all held for linger.ms together; larger
+ * jobs go to one with librdkafka's big batches, because cutting a
+ * 100-event request into batches of 32, at most 5 in flight, cut the batch
+ * benchmark's rate by half (bench/NOTES.md). Ordering is unaffected: a
+ * job's events all take one lane, and two requests are only ordered when
+ * the second is sent after the first's answer, i.e. after its acks. Both
+ * lanes' delivery reports wake the publisher thread through one pipe.
+ *
  * It must never answer "ok" for a job before the delivery report of every
  * one of its messages, and never block an HTTP thread.
  */
 #include "publisher.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <librdkafka/rdkafka.h>
 
@@ -30,8 +44,21 @@
 
 struct publisher;
 
+enum { LANE_SMALL, LANE_BULK, NLANES };
+/* A job of up to this many events takes the small-batch lane. */
+#define LANE_SMALL_MAX 32
+
+/* One producer with its topic handle. */
+struct lane {
+    rd_kafka_t *rk;
+    rd_kafka_queue_t *mainq;  /* its delivery reports; io events -> wake pipe */
+    rd_kafka_topic_t *rkt;    /* held for the producer's life: no lookup by
+                               * name per message, leaders known early */
+};
+
 struct publisher_job {
     struct publisher *p;
+    struct lane *lane;
     struct publisher_job *next; /* the active list (under p->lock) */
     size_t n, next_idx;         /* messages, and the next one to produce */
     uint8_t **values;           /* NULL once librdkafka owns one */
@@ -55,10 +82,8 @@ struct publisher_job {
 };
 
 struct publisher {
-    rd_kafka_t *rk;
-    rd_kafka_queue_t *mainq;  /* to wake rd_kafka_poll when a job is handed */
-    rd_kafka_topic_t *rkt;    /* held for the producer's life: no lookup by
-                               * name per message, leaders known early */
+    struct lane lane[NLANES];
+    int wake[2];              /* pipe: reports queued, a job handed, stop */
     char *topic;
     int timeout_ms;
     pthread_t thread, ready_thread;
@@ -153,7 +178,7 @@ static int produce_job(struct publisher *p, struct publisher_job *j)
 
         atomic_fetch_add(&j->outstanding, 1); /* before: the report may come at once */
         err = rd_kafka_producev(
-            p->rk, RD_KAFKA_V_RKT(p->rkt),
+            j->lane->rk, RD_KAFKA_V_RKT(j->lane->rkt),
             RD_KAFKA_V_KEY(j->keys[i], strlen(j->keys[i])),
             RD_KAFKA_V_VALUE(j->values[i], j->value_lens[i]),
             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE), RD_KAFKA_V_OPAQUE(j),
@@ -169,6 +194,30 @@ static int produce_job(struct publisher *p, struct publisher_job *j)
         j->next_idx++;
     }
     return atomic_load(&j->failed) ? -1 : 0;
+}
+
+/* Wakes the publisher thread (a byte in the pipe; a full pipe is awake
+ * enough already). */
+static void wake(struct publisher *p)
+{
+    ssize_t r;
+    do
+        r = write(p->wake[1], "w", 1);
+    while (r < 0 && errno == EINTR);
+}
+
+/* Sleeps until something is written to the pipe or timeout_ms pass, then
+ * empties the pipe. librdkafka writes to it when a lane's report queue goes
+ * from empty to not empty, so the caller must serve both queues fully
+ * after this returns, before waiting again. */
+static void wait_wake(struct publisher *p, int timeout_ms)
+{
+    struct pollfd pfd = { p->wake[0], POLLIN, 0 };
+    char buf[64];
+
+    if (poll(&pfd, 1, timeout_ms) > 0)
+        while (read(p->wake[0], buf, sizeof(buf)) > 0)
+            ;
 }
 
 /* The publisher thread: delivery reports, jobs handed over (queue full),
@@ -205,8 +254,10 @@ static void *publisher_main(void *arg)
             release(p, j);      /* the hold the submitter handed over */
         }
         /* Queue full: let reports drain, retry soon. Otherwise sleep until a
-         * report or a hand-over (rd_kafka_queue_yield) wakes us. */
-        rd_kafka_poll(p->rk, full ? 5 : 100);
+         * report, a hand-over or stop writes to the pipe. */
+        wait_wake(p, full ? 5 : 100);
+        for (int l = 0; l < NLANES; l++)
+            rd_kafka_poll(p->lane[l].rk, 0);
 
         now = clock_mono_ms();
         pthread_mutex_lock(&p->lock);
@@ -252,7 +303,7 @@ static void *ready_main(void *arg)
         struct timespec ts;
         pthread_mutex_unlock(&p->lock);
         /* Up to 1 s per check, so the answer is never older than ~2 s. */
-        atomic_store(&p->ready, kq_metadata_ok(p->rk, 1000));
+        atomic_store(&p->ready, kq_metadata_ok(p->lane[LANE_SMALL].rk, 1000));
         pthread_mutex_lock(&p->lock);
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_sec += 1;
@@ -263,22 +314,68 @@ static void *ready_main(void *arg)
     return NULL;
 }
 
+/* O_NONBLOCK and FD_CLOEXEC on fd; 0 on success. */
+static int nonblocking(int fd)
+{
+    int fl = fcntl(fd, F_GETFL);
+    return fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0 ||
+           fcntl(fd, F_SETFD, FD_CLOEXEC) != 0 ? -1 : 0;
+}
+
+/* Starts lane l's producer from conf (taken, whatever happens) and wires
+ * its delivery reports to the wake pipe. */
+static enum qa_err lane_start(struct publisher *p, int l, rd_kafka_conf_t *conf,
+                              char *errstr, size_t errstr_size)
+{
+    struct lane *ln = &p->lane[l];
+
+    rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+    if (!(ln->rk = kq_producer_new(conf, NULL, errstr, errstr_size)))
+        return QA_ERR_KAFKA;
+    ln->mainq = rd_kafka_queue_get_main(ln->rk);
+    rd_kafka_queue_io_event_enable(ln->mainq, p->wake[1], "r", 1);
+    if (!(ln->rkt = rd_kafka_topic_new(ln->rk, p->topic, NULL)))
+        return qa_errf(errstr, errstr_size, QA_ERR_KAFKA, "topic %s: %s", p->topic,
+                       rd_kafka_err2str(rd_kafka_last_error()));
+    return QA_OK;
+}
+
+/* Undoes lane_start, as far as it got. */
+static void lane_stop(struct lane *ln)
+{
+    if (ln->rkt)
+        rd_kafka_topic_destroy(ln->rkt);
+    if (ln->mainq) {
+        rd_kafka_queue_io_event_enable(ln->mainq, -1, NULL, 0);
+        rd_kafka_queue_destroy(ln->mainq);
+    }
+    if (ln->rk)
+        rd_kafka_destroy(ln->rk);
+    memset(ln, 0, sizeof(*ln));
+}
+
 struct publisher *publisher_new(const struct cfg *cfg, const char *topic,
                                 int timeout_ms, char *errstr, size_t errstr_size)
 {
     struct publisher *p = calloc(1, sizeof(*p));
-    rd_kafka_conf_t *conf = NULL;
+    rd_kafka_conf_t *conf = NULL, *bulk = NULL;
     char ms[32];
 
     if (!p || !(p->topic = strdup(topic))) {
         qa_errf(errstr, errstr_size, QA_ERR_NOMEM, "out of memory");
-        goto fail;
+        free(p);
+        return NULL;
     }
+    p->wake[0] = p->wake[1] = -1;
     p->timeout_ms = timeout_ms;
     atomic_init(&p->in_flight, 0);
     atomic_init(&p->ready, 0);
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->cond, NULL);
+    if (pipe(p->wake) != 0 || nonblocking(p->wake[0]) || nonblocking(p->wake[1])) {
+        qa_errf(errstr, errstr_size, QA_ERR_IO, "cannot create a pipe");
+        goto fail;
+    }
 
     if (!(conf = kq_conf_new(cfg, "qalert-ingest", errstr, errstr_size)))
         goto fail;
@@ -287,27 +384,32 @@ struct publisher *publisher_new(const struct cfg *cfg, const char *topic,
     snprintf(ms, sizeof(ms), "%d", timeout_ms);
     /* Every request waits for its acks, so the batch wait is latency each
      * client pays: 1 ms, not librdkafka's 5 (bench/REPORT.md: 2.4x req/s
-     * at 64 connections, p99 lower). And a batch leaves as soon as it
-     * holds 32 events rather than 10,000: with C requests waiting, the
-     * first C/32 batches are on their way while the rest are parsed,
-     * instead of all C waiting out linger.ms together (bench/NOTES.md:
-     * 13,400 -> 26,600 req/s at 32 connections, 25,000 -> 35,000 at 64,
-     * no gain at 16 or 256). An operator's values are kept. */
+     * at 64 connections, p99 lower). On the small lane a batch also leaves
+     * as soon as it holds 32 events rather than 10,000: with C requests
+     * waiting, the first C/32 batches are on their way while the rest are
+     * parsed, instead of all C waiting out linger.ms together
+     * (bench/NOTES.md: 13,400 -> 26,600 req/s at 32 connections, 25,000 ->
+     * 35,000 at 64, no change at 16 or 256). An operator's values are kept,
+     * on both lanes. */
     if (kq_conf_set(conf, "message.timeout.ms", ms, errstr, errstr_size) ||
-        kq_conf_default(conf, "linger.ms", "5", "1", errstr, errstr_size) ||
-        kq_conf_default(conf, "batch.num.messages", "10000", "32", errstr,
-                        errstr_size)) {
-        rd_kafka_conf_destroy(conf);
+        kq_conf_default(conf, "linger.ms", "5", "1", errstr, errstr_size))
+        goto fail;
+    if (!(bulk = rd_kafka_conf_dup(conf))) {
+        qa_errf(errstr, errstr_size, QA_ERR_NOMEM, "out of memory");
         goto fail;
     }
-    rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
-    if (!(p->rk = kq_producer_new(conf, NULL, errstr, errstr_size)))
+    if (kq_conf_set(bulk, "client.id", "qalert-ingest-bulk", errstr, errstr_size) ||
+        kq_conf_default(conf, "batch.num.messages", "10000", "32", errstr, errstr_size))
         goto fail;
-    p->mainq = rd_kafka_queue_get_main(p->rk);
-    if (!(p->rkt = rd_kafka_topic_new(p->rk, p->topic, NULL))) {
-        qa_errf(errstr, errstr_size, QA_ERR_KAFKA, "topic %s: %s", p->topic,
-                rd_kafka_err2str(rd_kafka_last_error()));
-        goto fail;
+    {
+        rd_kafka_conf_t *c = conf;
+        conf = NULL;
+        if (lane_start(p, LANE_SMALL, c, errstr, errstr_size))
+            goto fail;
+        c = bulk;
+        bulk = NULL;
+        if (lane_start(p, LANE_BULK, c, errstr, errstr_size))
+            goto fail;
     }
     if (pthread_create(&p->thread, NULL, publisher_main, p) != 0) {
         qa_errf(errstr, errstr_size, QA_ERR_IO, "cannot start publisher thread");
@@ -317,6 +419,7 @@ struct publisher *publisher_new(const struct cfg *cfg, const char *topic,
         pthread_mutex_lock(&p->lock);
         p->stop = 1;
         pthread_mutex_unlock(&p->lock);
+        wake(p);
         pthread_join(p->thread, NULL);
         qa_errf(errstr, errstr_size, QA_ERR_IO, "cannot start readiness thread");
         goto fail;
@@ -324,16 +427,19 @@ struct publisher *publisher_new(const struct cfg *cfg, const char *topic,
     p->threads_started = 1;
     return p;
 fail:
-    if (p) {
-        if (p->rkt)
-            rd_kafka_topic_destroy(p->rkt);
-        if (p->mainq)
-            rd_kafka_queue_destroy(p->mainq);
-        if (p->rk)
-            rd_kafka_destroy(p->rk);
-        free(p->topic);
-        free(p);
-    }
+    if (conf)
+        rd_kafka_conf_destroy(conf);
+    if (bulk)
+        rd_kafka_conf_destroy(bulk);
+    for (int l = 0; l < NLANES; l++)
+        lane_stop(&p->lane[l]);
+    for (int i = 0; i < 2; i++)
+        if (p->wake[i] >= 0)
+            close(p->wake[i]);
+    pthread_mutex_destroy(&p->lock);
+    pthread_cond_destroy(&p->cond);
+    free(p->topic);
+    free(p);
     return NULL;
 }
 
@@ -342,15 +448,18 @@ enum qa_err publisher_ensure_topic(struct publisher *p, int partitions,
                                    size_t errstr_size)
 {
     struct kq_topic t = { p->topic, partitions, 0 };
-    const struct rd_kafka_metadata *md = NULL;
     /* -1: the broker's default.replication.factor (KIP-464). */
-    enum qa_err err = kq_create_topics(p->rk, &t, 1, -1, timeout_ms, errstr, errstr_size);
+    enum qa_err err = kq_create_topics(p->lane[LANE_SMALL].rk, &t, 1, -1, timeout_ms,
+                                       errstr, errstr_size);
 
     /* The topic's leaders now, not on the first request: that first produce
      * otherwise waits for metadata (0.75 s on a busy broker, measured in
      * the processor). A failure here only means that wait comes later. */
-    if (rd_kafka_metadata(p->rk, 0, p->rkt, &md, timeout_ms) == 0)
-        rd_kafka_metadata_destroy(md);
+    for (int l = 0; l < NLANES; l++) {
+        const struct rd_kafka_metadata *md = NULL;
+        if (rd_kafka_metadata(p->lane[l].rk, 0, p->lane[l].rkt, &md, timeout_ms) == 0)
+            rd_kafka_metadata_destroy(md);
+    }
     return err;
 }
 
@@ -389,6 +498,7 @@ enum qa_err publisher_submit(struct publisher *p, const struct raw_event *evs,
         }
     }
     j->p = p;
+    j->lane = &p->lane[n <= LANE_SMALL_MAX ? LANE_SMALL : LANE_BULK];
     j->done = done;
     j->opaque = opaque;
     j->deadline_mono = clock_mono_ms() + p->timeout_ms;
@@ -419,7 +529,7 @@ enum qa_err publisher_submit(struct publisher *p, const struct raw_event *evs,
          * have drained, keeping our hold until then. */
         atomic_store(&j->handed, 1);
         atomic_store(&j->submitter_done, 1);
-        rd_kafka_queue_yield(p->mainq);
+        wake(p);
         return QA_OK;
     }
     if (r < 0)
@@ -448,7 +558,7 @@ size_t publisher_in_flight(struct publisher *p)
 int publisher_free(struct publisher *p, int timeout_ms)
 {
     int64_t deadline = clock_mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
-    int left;
+    int left = 0;
 
     if (!p)
         return 0;
@@ -457,7 +567,7 @@ int publisher_free(struct publisher *p, int timeout_ms)
     p->stop_deadline = deadline;
     pthread_cond_broadcast(&p->cond);
     pthread_mutex_unlock(&p->lock);
-    rd_kafka_queue_yield(p->mainq);
+    wake(p);
     pthread_join(p->thread, NULL);
     pthread_join(p->ready_thread, NULL);
 
@@ -468,28 +578,32 @@ int publisher_free(struct publisher *p, int timeout_ms)
             job_fail(p, j, "shutting down");
             complete(p, j, 0);
         }
-    {
+    for (int l = 0; l < NLANES; l++) {
+        rd_kafka_t *rk = p->lane[l].rk;
         int64_t now = clock_mono_ms();
-        rd_kafka_flush(p->rk, now < deadline ? (int)(deadline - now) : 0);
+        int n;
+        rd_kafka_flush(rk, now < deadline ? (int)(deadline - now) : 0);
+        if ((n = rd_kafka_outq_len(rk)) > 0) {
+            rd_kafka_purge(rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+            for (int i = 0; i < 20 && rd_kafka_outq_len(rk) > 0; i++)
+                rd_kafka_poll(rk, 50);
+            left += n;
+        }
     }
-    left = rd_kafka_outq_len(p->rk);
-    if (left > 0) {
+    if (left > 0)
         log_warn("unflushed messages at shutdown", LOG_I("count", left));
-        rd_kafka_purge(p->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
-        for (int i = 0; i < 20 && rd_kafka_outq_len(p->rk) > 0; i++)
-            rd_kafka_poll(p->rk, 50);
-    }
     while (p->active) {
         struct publisher_job *j = p->active;
         p->active = j->next;
         job_free(j);
     }
-    rd_kafka_queue_destroy(p->mainq);
-    rd_kafka_topic_destroy(p->rkt);
-    rd_kafka_destroy(p->rk);
+    for (int l = 0; l < NLANES; l++)
+        lane_stop(&p->lane[l]);
+    close(p->wake[0]);
+    close(p->wake[1]);
     pthread_mutex_destroy(&p->lock);
     pthread_cond_destroy(&p->cond);
     free(p->topic);
     free(p);
-    return left > 0 ? left : 0;
+    return left;
 }

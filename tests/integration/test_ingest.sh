@@ -103,6 +103,12 @@ done
 expect_post 202 "$portA" genesys "$FIX/webhook-batch.json" "$SECRET"
 grep -q '"accepted":2' "$work/resp" || fail "batch: $(cat "$work/resp")"
 expected=$((expected + 2))
+# More than 32 events: the bulk producer's lane (ingest/publisher.c).
+python3 -c 'import json,sys; e=json.load(open(sys.argv[1])); print(json.dumps([e]*40))' \
+    "$FIX/webhook-flat-within.json" >"$work/batch40.json"
+expect_post 202 "$portA" genesys "$work/batch40.json" "$SECRET"
+grep -q '"accepted":40' "$work/resp" || fail "batch of 40: $(cat "$work/resp")"
+expected=$((expected + 40))
 expect_post 202 "$portA" eventbridge "$FIX/eventbridge-acd-start.json" "$SECRET"
 expected=$((expected + 1))
 got=$(post "$portA" eventbridge "$FIX/eventbridge-acd-end.json" -H "Authorization: Bearer tok-$$-xyz")
