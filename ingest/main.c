@@ -50,7 +50,7 @@ static const struct cfg_setting ingest_settings[] = {
       "5000", "time Kafka has to acknowledge a request's events, else 503", 0,
       100, 600000, NULL },
     { "ingest-threads", "QALERT_INGEST_THREADS", CFG_INT, "2",
-      "HTTP worker threads", 0, 1, 64, NULL },
+      "HTTP threads, each listening on the port (SO_REUSEPORT)", 0, 1, 64, NULL },
     { "topic-raw-partitions", "QALERT_TOPIC_RAW_PARTITIONS", CFG_INT, "3",
       "partitions of the raw topic when ingest creates it", 0, 1, 10000, NULL },
     CFG_END

@@ -14,7 +14,9 @@
  */
 #include "server.h"
 
+#include <errno.h>
 #include <netinet/in.h>
+#include <sys/socket.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,13 +44,21 @@
  * headers, far more than a webhook sends. */
 #define CONNECTION_MEMORY (8 * 1024)
 
+#define MAX_DAEMONS 64 /* QALERT_INGEST_THREADS' maximum */
+
+/* One microhttpd daemon per HTTP thread, each with its own listening socket
+ * on the same port (SO_REUSEPORT), so the kernel spreads connections over
+ * the threads. microhttpd's own thread pool shares one socket, and one
+ * worker won nearly every accept: a client's 64 connections all landed on
+ * one thread while the other idled (bench/NOTES.md). */
 struct server {
-    struct MHD_Daemon *daemon;
+    struct MHD_Daemon *daemon[MAX_DAEMONS];
+    int listen_fd[MAX_DAEMONS]; /* from MHD_quiesce_daemon; ours to close */
+    unsigned ndaemons;
     struct auth_store *auth;
     struct publisher *pub;
     size_t max_body;
     unsigned short port;
-    int listen_fd;           /* returned by MHD_quiesce_daemon; ours to close */
     atomic_int under_way;
     /* `{"accepted":1}`, made once and queued on every connection that
      * sends one event (microhttpd counts its users): most requests. */
@@ -416,6 +426,27 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     log_debug("microhttpd", LOG_S("detail", msg));
 }
 
+/* 1 when something listens on sa's port already. SO_REUSEPORT would let
+ * our daemons share it silently with another process of this user (a
+ * second ingest by mistake); a plain bind, which any holder refuses, is
+ * tried first. errno tells why. */
+static int port_taken(const struct sockaddr_in *sa)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1, taken;
+
+    if (fd < 0)
+        return 1;
+    /* like microhttpd: sockets in TIME_WAIT do not count */
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    taken = bind(fd, (const struct sockaddr *)sa, sizeof(*sa)) != 0;
+    {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+    }
+    return taken;
+}
+
 struct server *server_start(const struct server_opts *opts,
                             struct auth_store *auth, struct publisher *pub,
                             char *errstr, size_t errstr_size)
@@ -423,6 +454,7 @@ struct server *server_start(const struct server_opts *opts,
     struct server *s = calloc(1, sizeof(*s));
     struct sockaddr_in sa;
     const union MHD_DaemonInfo *info;
+    unsigned n;
 
     if (!s) {
         qa_errf(errstr, errstr_size, QA_ERR_NOMEM, "out of memory");
@@ -434,7 +466,8 @@ struct server *server_start(const struct server_opts *opts,
     s->auth = auth;
     s->pub = pub;
     s->max_body = opts->max_body;
-    s->listen_fd = -1;
+    for (unsigned i = 0; i < MAX_DAEMONS; i++)
+        s->listen_fd[i] = -1;
     atomic_init(&s->under_way, 0);
     s->accepted_one = MHD_create_response_from_buffer(
         sizeof(ACCEPTED_ONE) - 1, (void *)ACCEPTED_ONE, MHD_RESPMEM_PERSISTENT);
@@ -444,28 +477,40 @@ struct server *server_start(const struct server_opts *opts,
         qa_errf(errstr, errstr_size, QA_ERR_NOMEM, "out of memory");
         goto fail;
     }
-    s->daemon = MHD_start_daemon(
-        MHD_USE_AUTO | MHD_USE_INTERNAL_POLLING_THREAD | MHD_ALLOW_SUSPEND_RESUME |
-            MHD_USE_ERROR_LOG,
-        0, NULL, NULL, handle, s,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(opts->threads ? opts->threads : 1),
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)SERVER_CONNECTION_TIMEOUT_S,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)MAX_CONNECTIONS,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
-        MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_END);
-    if (!s->daemon) {
-        qa_errf(errstr, errstr_size, QA_ERR_IO, "cannot listen on %s", opts->addr);
+    n = opts->threads ? opts->threads : 1;
+    if (n > MAX_DAEMONS)
+        n = MAX_DAEMONS;
+    if (n > 1 && sa.sin_port && port_taken(&sa)) {
+        qa_errf(errstr, errstr_size, QA_ERR_IO, "cannot listen on %s: %s", opts->addr,
+                strerror(errno));
         goto fail;
     }
-    info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    s->port = info ? info->port : ntohs(sa.sin_port);
+    for (s->ndaemons = 0; s->ndaemons < n; s->ndaemons++) {
+        struct MHD_Daemon *d = MHD_start_daemon(
+            MHD_USE_AUTO | MHD_USE_INTERNAL_POLLING_THREAD | MHD_ALLOW_SUSPEND_RESUME |
+                MHD_USE_ERROR_LOG,
+            0, NULL, NULL, handle, s,
+            MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+            MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+            MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)(n > 1),
+            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)SERVER_CONNECTION_TIMEOUT_S,
+            MHD_OPTION_CONNECTION_LIMIT, (unsigned)(MAX_CONNECTIONS / n + 1),
+            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
+            MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_END);
+        if (!d) {
+            qa_errf(errstr, errstr_size, QA_ERR_IO, "cannot listen on %s", opts->addr);
+            goto fail;
+        }
+        s->daemon[s->ndaemons] = d;
+        if (s->ndaemons == 0) { /* port 0: the others bind the one it got */
+            info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+            s->port = info && info->port ? info->port : ntohs(sa.sin_port);
+            sa.sin_port = htons(s->port);
+        }
+    }
     return s;
 fail:
-    if (s->accepted_one)
-        MHD_destroy_response(s->accepted_one);
-    free(s);
+    server_free(s);
     return NULL;
 }
 
@@ -476,8 +521,9 @@ unsigned short server_port(const struct server *s)
 
 void server_quiesce(struct server *s)
 {
-    if (s && s->daemon && s->listen_fd < 0)
-        s->listen_fd = MHD_quiesce_daemon(s->daemon);
+    for (unsigned i = 0; s && i < s->ndaemons; i++)
+        if (s->listen_fd[i] < 0)
+            s->listen_fd[i] = MHD_quiesce_daemon(s->daemon[i]);
 }
 
 int server_drain(struct server *s, int64_t deadline_mono)
@@ -494,10 +540,11 @@ void server_free(struct server *s)
 {
     if (!s)
         return;
-    if (s->daemon)
-        MHD_stop_daemon(s->daemon);
-    if (s->listen_fd >= 0)
-        close(s->listen_fd); /* only after the daemon's threads are gone */
+    for (unsigned i = 0; i < s->ndaemons; i++)
+        MHD_stop_daemon(s->daemon[i]);
+    for (unsigned i = 0; i < s->ndaemons; i++)
+        if (s->listen_fd[i] >= 0)
+            close(s->listen_fd[i]); /* only after the daemons' threads are gone */
     if (s->accepted_one)
         MHD_destroy_response(s->accepted_one);
     free(s);

@@ -93,6 +93,13 @@ grep -q "no credential" "$work/nocred.log" || fail "no credential: reason missin
 portA=$(free_port)
 start_ingest A "$portA" QALERT_INGEST_HMAC_SECRETS="$SECRET,second-secret-abc" \
     QALERT_INGEST_BEARER_TOKENS="tok-$$-xyz" QALERT_INGEST_MAX_BODY=1048576
+# A second ingest on a port in use: exit 1, not a silently shared port
+# (its HTTP threads listen with SO_REUSEPORT).
+QALERT_INGEST_ADDR=127.0.0.1:$portA QALERT_INGEST_HMAC_SECRETS=x QALERT_INGEST_THREADS=2 \
+    QALERT_TOPIC_RAW="$topic" timeout 30 "$BIN" >/dev/null 2>"$work/inuse.log"
+rc=$?
+[ "$rc" = 1 ] || fail "port in use: exit $rc, want 1"
+grep -q "cannot listen" "$work/inuse.log" || fail "port in use: $(cat "$work/inuse.log")"
 expected=0
 for f in webhook-flat-breach.json webhook-flat-within.json webhook-user-presence.json \
          webhook-queue-stats-low.json notification-acd-start.json notification-acd-end.json; do
