@@ -486,8 +486,15 @@ struct server *server_start(const struct server_opts *opts,
         goto fail;
     }
     for (s->ndaemons = 0; s->ndaemons < n; s->ndaemons++) {
+        /* poll(), not epoll: with microhttpd 0.9.75's epoll loop, ~128 or
+         * more busy keep-alive connections on one thread stalled for
+         * seconds at a time under load (wrk, 128 connections: 1,000-11,000
+         * req/s with the machine idle, against 33,000-67,000 with poll;
+         * bench/NOTES.md). poll() also saves the two epoll_ctl calls each
+         * suspend and resume made. Its cost grows with the connections a
+         * thread holds, which MAX_CONNECTIONS bounds. */
         struct MHD_Daemon *d = MHD_start_daemon(
-            MHD_USE_AUTO | MHD_USE_INTERNAL_POLLING_THREAD | MHD_ALLOW_SUSPEND_RESUME |
+            MHD_USE_POLL | MHD_USE_INTERNAL_POLLING_THREAD | MHD_ALLOW_SUSPEND_RESUME |
                 MHD_USE_ERROR_LOG,
             0, NULL, NULL, handle, s,
             MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,

@@ -8,7 +8,11 @@
 #  3. librdkafka's local queue full (queue.buffering.max.messages=3): a
 #     batch of 25 and 8 requests at once all get 202 once every event is in
 #     Kafka (the rest of a job is produced by the publisher thread as
-#     reports drain), and every event is in the topic.
+#     reports drain), and every event is in the topic;
+#  4. 160 keep-alive clients in a closed loop on one HTTP thread: every
+#     answer within 3 s. With microhttpd's epoll loop (0.9.75), more than
+#     ~128 busy connections on a thread stalled for seconds at a time
+#     (bench/NOTES.md); ingest uses poll() for that reason.
 . "$(dirname "$0")/lib.sh"
 fx=$QALERT_FIXTURES
 secret=qalert-fixture-secret
@@ -100,4 +104,39 @@ got=$(qa_records "$topic" '%k\n' | grep -c '^q-full$' || true)
 [ "$got" -eq 33 ] || qa_fail "$got of 33 events in Kafka with a full local queue"
 echo "33 of 33 events in Kafka through a local queue of 3"
 qa_stop "$INGEST_PID" "ingest (3)"
+
+echo "== 4. 160 keep-alive clients in a closed loop on one HTTP thread"
+start_ingest d QALERT_INGEST_THREADS=1
+printf '{"eventType":"routing.queue.conversation","conversationId":"m0001","queueId":"q-many","waitTime":1000,"sla":30000,"timestamp":"2025-11-23T08:00:00Z"}' > "$QA_TMP/m.json"
+sig=$(openssl dgst -sha256 -hmac "$secret" -r "$QA_TMP/m.json" | cut -d' ' -f1)
+python3 - "$INGEST_PORT" "$QA_TMP/m.json" "$sig" > "$QA_TMP/many.out" <<'PY' || qa_fail "closed loop: $(cat "$QA_TMP/many.out")"
+import select, socket, sys, time
+port, body, sig = int(sys.argv[1]), open(sys.argv[2], "rb").read(), sys.argv[3]
+req = (f"POST /v1/events/genesys HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+       f"X-Genesys-Signature: {sig}\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body
+conns = [socket.create_connection(("127.0.0.1", port)) for _ in range(160)]
+rounds, done, buf, slowest = 25, {c: 0 for c in conns}, {c: b"" for c in conns}, 0.0
+sent = {}
+t0 = time.monotonic()
+for c in conns:
+    c.sendall(req); sent[c] = time.monotonic()
+while any(n < rounds for n in done.values()) and time.monotonic() - t0 < 60:
+    for c in select.select([c for c in conns if done[c] < rounds], [], [], 1)[0]:
+        data = c.recv(4096)
+        if not data:
+            sys.exit(f"connection closed after {done[c]} answers")
+        buf[c] += data
+        if b"\r\n\r\n" in buf[c] and buf[c].endswith(b"}"):
+            if not buf[c].startswith(b"HTTP/1.1 202"):
+                sys.exit(f"answer: {buf[c][:60]!r}")
+            slowest = max(slowest, time.monotonic() - sent[c])
+            buf[c], done[c] = b"", done[c] + 1
+            if done[c] < rounds:
+                c.sendall(req); sent[c] = time.monotonic()
+total = sum(done.values())
+print(f"{total} of {160 * rounds} answered in {time.monotonic() - t0:.2f} s, slowest {slowest:.2f} s")
+sys.exit(0 if total == 160 * rounds and slowest < 3 else 1)
+PY
+cat "$QA_TMP/many.out"
+qa_stop "$INGEST_PID" "ingest (4)"
 echo PASS
