@@ -57,9 +57,9 @@ sig_batch=$(sign "$batch")
 say "ingest: broker"
 bench_broker
 
-say "ingest: qalert-ingest (2 HTTP threads, acks=all), ${duration}s x2"
+say "ingest: qalert-ingest (1 HTTP thread, its default; acks=all), ${duration}s x2"
 QALERT_INGEST_ADDR=127.0.0.1:$ingest_port QALERT_INGEST_HMAC_SECRETS=$secret \
-  QALERT_INGEST_THREADS=2 QALERT_TOPIC_RAW=bench.ingest.$run_id \
+  QALERT_TOPIC_RAW=bench.ingest.$run_id \
   bench_spawn "$work/ingest.log" "$bin/qalert-ingest"
 ingest_pid=$spawned
 wait_http "http://127.0.0.1:$ingest_port/readyz" 60

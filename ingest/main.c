@@ -49,7 +49,10 @@ static const struct cfg_setting ingest_settings[] = {
     { "ingest-publish-timeout-ms", "QALERT_INGEST_PUBLISH_TIMEOUT_MS", CFG_INT,
       "5000", "time Kafka has to acknowledge a request's events, else 503", 0,
       100, 600000, NULL },
-    { "ingest-threads", "QALERT_INGEST_THREADS", CFG_INT, "2",
+    /* 1: the deployment gives ingest one CPU and scales out by replicas;
+     * a second thread on two shared cores cost more per request than it
+     * gained (bench/NOTES.md). More for hosts with cores to spare. */
+    { "ingest-threads", "QALERT_INGEST_THREADS", CFG_INT, "1",
       "HTTP threads, each listening on the port (SO_REUSEPORT)", 0, 1, 64, NULL },
     { "topic-raw-partitions", "QALERT_TOPIC_RAW_PARTITIONS", CFG_INT, "3",
       "partitions of the raw topic when ingest creates it", 0, 1, 10000, NULL },
