@@ -68,9 +68,11 @@ def main(argv):
     lines += ["## Ingest (`bench/ingest.sh`)", ""]
     if ing:
         r = ing["runs"]
+        rep = ing.get("repeat", 1)
         lines += [f"wrk, {ing['connections']} connections, {ing['duration_s']} s per run, one signed "
                   f"{ing['event_bytes']} B event per request; qalert answers 202 after the broker's "
-                  "acks=all. Batch: 100 events per request, 16 connections.", "",
+                  f"acks=all. Single events: each system's median of {rep} alternating runs. "
+                  "Batch: 100 events per request, 16 connections, one run.", "",
                   "| system | req/s | events/s | p50 ms | p99 ms | errors |", "|---|---:|---:|---:|---:|---:|"]
         for k, label in (("qalert", "qalert-ingest"), ("alertmanager", "Alertmanager 0.25"),
                          ("python", "FastAPI receiver (seeds)"),
@@ -81,6 +83,10 @@ def main(argv):
             lines.append(f"| {label} | {f(x['rps'])} | {f(x.get('events_per_s', x['rps']))} | "
                          f"{f(x['p50_ms'], '{:.2f}')} | {f(x['p99_ms'], '{:.2f}')} | {err} |")
         rss = ing["rss_mib"]
+        if "all_rps" in ing:
+            lines += [""] + [f"- runs, {label}: " + ", ".join(f"{x:,}" for x in ing["all_rps"][k]) + " req/s"
+                             for k, label in (("qalert", "qalert-ingest"), ("alertmanager", "Alertmanager"),
+                                              ("python", "FastAPI"))]
         lines += ["", f"- qalert / Alertmanager: **{ing['ratio_vs_alertmanager']:.2f}x** "
                   f"(target ≥ 1.0x, goal 1.5x): {ok(ing['targets'].get('>=1.0x alertmanager (goal 1.5x)'))}",
                   f"- qalert / Python: **{ing['ratio_vs_python']:.1f}x** (target ≥ 10x): "

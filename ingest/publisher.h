@@ -35,9 +35,11 @@ struct publisher_job;
  * secret, no body). The callee must not block. */
 typedef void (*publisher_done_fn)(void *opaque, int ok, const char *why);
 
-/* A producer for `topic` (idempotent, acks=all, message.timeout.ms =
- * timeout_ms, from cfg's brokers and pass-through properties) and its
- * threads. NULL with errstr. Free with publisher_free(). */
+/* Two producers for `topic` (idempotent, acks=all, message.timeout.ms =
+ * timeout_ms, from cfg's brokers and pass-through properties): one with
+ * small batches for requests of up to 32 events, one with librdkafka's
+ * batching for larger ones (publisher.c says why), and the threads. NULL
+ * with errstr. Free with publisher_free(). */
 struct publisher *publisher_new(const struct cfg *cfg, const char *topic,
                                 int timeout_ms, char *errstr,
                                 size_t errstr_size);
