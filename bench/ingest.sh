@@ -79,7 +79,7 @@ py_pid=$!; bench_pids+=("$py_pid")
 q_url=http://127.0.0.1:$ingest_port/v1/events/genesys
 am_url=http://127.0.0.1:$am_port/api/v2/alerts
 py_url=http://127.0.0.1:$py_port/v1/events/genesys
-wait_http "http://127.0.0.1:$ingest_port/readyz" 60
+wait_http "http://127.0.0.1:$ingest_port/readyz" 60 "$work/ingest.log"
 for _ in $(seq 1 50); do  # the raw topic is created just after listening
   code=$(curl -sS -o /dev/null -w '%{http_code}' -X POST "$q_url" -H 'Content-Type: application/json' \
     -H "X-Genesys-Signature: $sig_event" --data-binary "@$event")
@@ -87,7 +87,7 @@ for _ in $(seq 1 50); do  # the raw topic is created just after listening
 done
 check_once qalert "$q_url" "$event" "$sig_event" 202
 check_once qalert-batch "$q_url" "$batch" "$sig_batch" 202
-wait_http "http://127.0.0.1:$am_port/-/ready" 30
+wait_http "http://127.0.0.1:$am_port/-/ready" 30 "$work/am.log"
 check_once alertmanager "$am_url" "$peers/alert.json" "" 200
 for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$py_port") 2>/dev/null && break; sleep 0.2; done
 check_once python "$py_url" "$event" "$sig_event" 202

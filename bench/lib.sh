@@ -73,12 +73,16 @@ bench_need() { # bench_need FILE...: built binaries and installed tools
   done
 }
 
-# wait_http URL [SECONDS]: until it answers 2xx.
+# wait_http URL [SECONDS [LOG]]: until it answers 2xx; on time-out, the
+# server's LOG tail goes with the error.
 wait_http() {
-  local url=$1 limit=${2:-30} t0
+  local url=$1 limit=${2:-30} log=${3:-} t0
   t0=$(date +%s)
   until curl -fsS -o /dev/null --max-time 2 "$url" 2>/dev/null; do
-    [ $(( $(date +%s) - t0 )) -ge "$limit" ] && die "not answering: $url"
+    if [ $(( $(date +%s) - t0 )) -ge "$limit" ]; then
+      [ -n "$log" ] && tail -5 "$log" >&2
+      die "not answering: $url"
+    fi
     sleep 0.2
   done
 }
