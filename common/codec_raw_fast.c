@@ -11,25 +11,15 @@
  * tests/unit/test_codec_fast.c compares the two byte for byte.
  */
 #include "common/codec_internal.h"
+#include "common/wire.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Zig-zag varint of v at p (NULL: only count); returns its length. */
 static size_t put_long(uint8_t *p, int64_t v)
 {
-    uint64_t z = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
-    size_t n = 0;
-
-    do {
-        uint8_t b = (uint8_t)(z & 0x7f);
-        z >>= 7;
-        if (p)
-            p[n] = (uint8_t)(b | (z ? 0x80 : 0));
-        n++;
-    } while (z);
-    return n;
+    return wire_put_zigzag(p, v);
 }
 
 static size_t put_bytes(uint8_t *p, const void *b, size_t len)
@@ -61,15 +51,11 @@ static size_t put_opt_long(uint8_t *p, int64_t v)
 static size_t put_opt_double(uint8_t *p, double d)
 {
     size_t n = put_long(p, isnan(d) ? 0 : 1);
-    uint64_t bits;
 
     if (isnan(d))
         return n;
-    if (p) {
-        memcpy(&bits, &d, sizeof(bits));
-        for (int i = 0; i < 8; i++)
-            p[n + (size_t)i] = (uint8_t)(bits >> (8 * i));
-    }
+    if (p)
+        wire_put_f64le(p + n, d);
     return n + 8;
 }
 

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "common/sbuf.h"
+#include "common/wire.h"
 
 #define SLA_STATE_VERSION 1
 
@@ -26,28 +27,14 @@ static void put_u8(struct sbuf *b, uint8_t v)
 
 void sla_put_i64(struct sbuf *b, int64_t v)
 {
-    uint64_t z = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
-    uint8_t tmp[10];
-    size_t n = 0;
-
-    do {
-        tmp[n] = (uint8_t)(z & 0x7f);
-        z >>= 7;
-        if (z)
-            tmp[n] |= 0x80;
-        n++;
-    } while (z);
-    sbuf_add(b, tmp, n);
+    uint8_t tmp[WIRE_ZIGZAG_MAX];
+    sbuf_add(b, tmp, wire_put_zigzag(tmp, v));
 }
 
 static void put_f64(struct sbuf *b, double d)
 {
-    uint64_t u;
     uint8_t tmp[8];
-
-    memcpy(&u, &d, sizeof(u));
-    for (int i = 0; i < 8; i++)
-        tmp[i] = (uint8_t)(u >> (8 * i));
+    wire_put_f64le(tmp, d);
     sbuf_add(b, tmp, 8);
 }
 
