@@ -297,7 +297,7 @@ static enum MHD_Result answer_published(struct request *r)
     }
     metrics_inc(m_events, "", (double)r->accepted);
     count(ep, MHD_HTTP_ACCEPTED);
-    if (r->accepted == 1 && r->srv->accepted_one)
+    if (r->accepted == 1) /* server_start made it, or failed */
         return MHD_queue_response(r->conn, MHD_HTTP_ACCEPTED, r->srv->accepted_one);
     snprintf(body, sizeof(body), "{\"accepted\":%zu}", r->accepted);
     return answer_json(r->conn, MHD_HTTP_ACCEPTED, body, NULL, NULL);
